@@ -1,0 +1,70 @@
+// Package cde is the Go client of Cloudera's CDP control plane and of the
+// jobs API of a Cloudera Data Engineering (CDE) virtual cluster.
+//
+// Three clients, one per credential:
+//
+//   - CDPClient signs control-plane calls with an API access key
+//     (x-altus-date / x-altus-auth, Ed25519 or RSA): listServices,
+//     describeService, listVcs, describeVc, listDatalakes, describeDatalake,
+//     plus the lookups FindService, FindVc and IDBrokerHosts.
+//   - KnoxTokenSource gets bearer tokens from a CDE service's Knox gateway
+//     with the workload user's basic credentials, caching one per service
+//     host until shortly before its expiry.
+//   - JobsClient calls a virtual cluster's jobs API (the VcDescription's
+//     VcAPIURL) with those tokens: jobs list/get/create/update/delete,
+//     resources get/create/delete, streamed file upload and file delete. A
+//     401 refreshes the token and retries once.
+//
+// Errors: a non-2xx answer is an *APIError (operation, method, path,
+// status, Cloudera code, message, request id, Retry-After) that matches
+// ErrNotFound, ErrConflict, ErrUnauthorized or ErrForbidden with
+// errors.Is; IsTransient says whether to retry (408, 429, 5xx, timeouts,
+// connection errors; never 401/403 or a canceled context). No error, String
+// or LogValue of this package contains a private key, a password, a token
+// or an Authorization header.
+//
+// TLS: certificates are always verified. Callers pass an *http.Client; nil
+// means one on http.DefaultTransport, whose roots are the system's; on
+// Linux crypto/x509 also loads SSL_CERT_FILE / SSL_CERT_DIR, which is how
+// the local simulator's CA is trusted. Plain http base URLs are refused,
+// since every request carries a credential. Timeouts come from the caller's
+// context or http.Client; this package sets none.
+//
+// Points the wire reference leaves UNCONFIRMED, and what this client does:
+//
+//   - Signing: the Go SDK's form, padded URL-safe base64 for both halves of
+//     x-altus-auth, compact JSON auth params, zero-padded RFC 1123 date,
+//     path without query (CDP operations have none).
+//   - Control-plane success: any 2xx is accepted (the specs say 200). A
+//     describe* answer without its object is ErrMalformedResponse; missing
+//     list arrays are empty lists. No pagination: the DE and datalake list
+//     operations document no page tokens.
+//   - Duplicates by name: FindService/FindVc list with removeDeleted=false
+//     and prefer a running entry, then any other state, then a deleted
+//     one, so "recently deleted" is visible. The datalake is the one whose
+//     environmentCrn is the service's, preferring status RUNNING if two are.
+//   - Knox expires_in is absolute epoch milliseconds, -1 meaning no expiry;
+//     a token is replaced DefaultKnoxRefreshMargin (capped at half its
+//     lifetime) before expiry. A token with no usable expiry (absent, 0, or
+//     already past by the local clock) is used once and not cached.
+//   - Jobs API error bodies: parsed as Cloudera's {"code","message"} (also
+//     "error", "errorMessages") when JSON, else kept as text (truncated).
+//     Request id from x-altus-request-id or X-Request-Id.
+//   - Writes accept any 2xx, with an empty, {} or full body (ignored);
+//     reads accept absent fields and an empty body (zero values).
+//   - POST /jobs on an existing name and DELETE of a missing job/resource
+//     are assumed to be 409 / 404 and surface as ErrConflict / ErrNotFound.
+//   - Job JSON: optional scalars are omitted when zero, nil slices/maps are
+//     omitted and empty ones sent (a PATCH's merge semantics are unknown:
+//     UpdateJob sends the whole job); schedule.enabled is always sent.
+//   - python-env creation sends the documented "pythonEnv":{"pythonVersion"}
+//     (not witboost's "pythonEnvironment"); no PyPI mirror field, whose JSON
+//     name is unknown.
+//   - Resource files: "sizeBytes" (CLI shape), "size" also accepted.
+//   - Upload: one part named "file", filename = base name of the path,
+//     Content-Type application/java-archive for .jar else text/plain (as
+//     witboost); the stored path is the URL's. GET /jobs is paged with
+//     limit=100&offset=N while meta.hasNext.
+//   - Path segments (job, resource, file path segments) are URL-escaped;
+//     empty, "." and ".." segments are refused.
+package cde

@@ -1,0 +1,202 @@
+package cde
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// listPageSize is the page size of GET /jobs (witboost's default too).
+const listPageSize = 100
+
+// maxListPages stops a paginated listing whose server keeps saying hasNext.
+const maxListPages = 10000
+
+// JobsClient calls the jobs API of one CDE virtual cluster with bearer
+// tokens from a TokenSource. A 401 invalidates the token and the request is
+// sent once more with a fresh one. It is safe for concurrent use.
+type JobsClient struct {
+	base   string // vcApiUrl without trailing slash
+	tokens TokenSource
+	hc     *http.Client
+	now    func() time.Time
+}
+
+// NewJobsClient returns a client of the jobs API at vcAPIURL (the
+// VcDescription's VcAPIURL, e.g. https://xyz.cde-….cloudera.site/dex/api/v1).
+// httpClient nil means a client on http.DefaultTransport (system roots and
+// SSL_CERT_FILE); its timeout, if any, applies to every call.
+func NewJobsClient(vcAPIURL string, tokens TokenSource, httpClient *http.Client) (*JobsClient, error) {
+	u, err := parseHTTPSBase("jobs API URL", vcAPIURL)
+	if err != nil {
+		return nil, err
+	}
+	if tokens == nil {
+		return nil, errors.New("cde: jobs client needs a token source")
+	}
+	return &JobsClient{base: u.String(), tokens: tokens, hc: defaultHTTPClient(httpClient), now: time.Now}, nil
+}
+
+func (c *JobsClient) String() string { return "cde.JobsClient{" + c.base + "}" }
+
+// GoString keeps %#v from walking into the token source.
+func (c *JobsClient) GoString() string { return c.String() }
+
+// vcCall is one request of the jobs API.
+type vcCall struct {
+	op, method  string
+	path        string // escaped, relative to the base, starting with "/"
+	query       url.Values
+	jsonBody    any // sent as JSON when not nil
+	contentType string
+	// newBody, when set, builds the streamed body of an attempt; rewind
+	// prepares a second attempt and fails when the stream cannot be
+	// replayed (then the 401 is returned).
+	newBody       func() io.Reader
+	rewind        func() error
+	contentLength int64 // of newBody's reader; -1 = unknown (chunked)
+}
+
+// do sends call and decodes a 2xx answer into out (an empty body leaves
+// out untouched). On a 401 it invalidates the token and retries once.
+func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
+	var payload []byte
+	if call.jsonBody != nil {
+		var err error
+		if payload, err = json.Marshal(call.jsonBody); err != nil {
+			return fmt.Errorf("cde: %s: encode request: %w", call.op, err)
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		token, err := c.tokens.Token(ctx)
+		if err != nil {
+			return err // already says knoxToken and carries its status
+		}
+		var body io.Reader
+		contentLength := int64(-1)
+		switch {
+		case call.newBody != nil:
+			body, contentLength = call.newBody(), call.contentLength
+		case payload != nil:
+			body, contentLength = bytes.NewReader(payload), int64(len(payload))
+		}
+		target := c.base + call.path
+		if len(call.query) > 0 {
+			target += "?" + call.query.Encode()
+		}
+		req, err := http.NewRequestWithContext(ctx, call.method, target, body)
+		if err != nil {
+			return fmt.Errorf("cde: %s: %w", call.op, err)
+		}
+		if body != nil {
+			req.ContentLength = contentLength
+			if contentLength == 0 {
+				req.Body = http.NoBody
+			}
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Accept", "application/json")
+		switch {
+		case call.contentType != "":
+			req.Header.Set("Content-Type", call.contentType)
+		case payload != nil:
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("cde: %s: %w", call.op, err)
+		}
+		respBody, err := readBody(resp)
+		drain(resp.Body)
+		if err != nil {
+			return fmt.Errorf("cde: %s: read response: %w", call.op, err)
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			c.tokens.Invalidate(token)
+			if attempt == 1 && (call.rewind == nil || call.rewind() == nil) {
+				continue
+			}
+		}
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return newAPIError(call.op, call.method, req.URL.EscapedPath(), resp, respBody, c.now())
+		}
+		if err := decodeJSON(respBody, out); err != nil {
+			return fmt.Errorf("cde: %s: %w", call.op, err)
+		}
+		return nil
+	}
+}
+
+// ListJobs lists every job of the virtual cluster, following pages
+// (limit/offset while meta.hasNext). filters are the API's filter
+// expressions, e.g. "name[eq]my-job", sent as repeated filter parameters.
+func (c *JobsClient) ListJobs(ctx context.Context, filters ...string) ([]Job, error) {
+	var all []Job
+	offset := 0
+	for range maxListPages {
+		q := url.Values{"limit": {strconv.Itoa(listPageSize)}, "offset": {strconv.Itoa(offset)}}
+		if len(filters) > 0 {
+			q["filter"] = filters
+		}
+		var page listJobsResponse
+		if err := c.do(ctx, vcCall{op: "listJobs", method: http.MethodGet, path: "/jobs", query: q}, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Jobs...)
+		if !page.Meta.HasNext || len(page.Jobs) == 0 {
+			return all, nil
+		}
+		offset += len(page.Jobs)
+	}
+	return nil, fmt.Errorf("cde: listJobs: more than %d pages", maxListPages)
+}
+
+// GetJob returns the job name; a missing job is an *APIError matching
+// ErrNotFound.
+func (c *JobsClient) GetJob(ctx context.Context, name string) (*Job, error) {
+	p, err := escapeName("job name", name)
+	if err != nil {
+		return nil, err
+	}
+	var job Job
+	if err := c.do(ctx, vcCall{op: "getJob", method: http.MethodGet, path: "/jobs/" + p}, &job); err != nil {
+		return nil, err
+	}
+	return &job, nil
+}
+
+// CreateJob creates job (POST /jobs). An existing name is expected to give
+// an *APIError matching ErrConflict (409; undocumented).
+func (c *JobsClient) CreateJob(ctx context.Context, job Job) error {
+	if _, err := escapeName("job name", job.Name); err != nil {
+		return err
+	}
+	return c.do(ctx, vcCall{op: "createJob", method: http.MethodPost, path: "/jobs", jsonBody: job}, nil)
+}
+
+// UpdateJob sends the whole job as PATCH /jobs/{job.Name}. Whether the
+// server merges or replaces is undocumented, so send every field wanted,
+// and empty (non-nil) slices or maps to clear one.
+func (c *JobsClient) UpdateJob(ctx context.Context, job Job) error {
+	p, err := escapeName("job name", job.Name)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, vcCall{op: "updateJob", method: http.MethodPatch, path: "/jobs/" + p, jsonBody: job}, nil)
+}
+
+// DeleteJob deletes the job name; a missing job matches ErrNotFound.
+func (c *JobsClient) DeleteJob(ctx context.Context, name string) error {
+	p, err := escapeName("job name", name)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, vcCall{op: "deleteJob", method: http.MethodDelete, path: "/jobs/" + p}, nil)
+}
