@@ -3,6 +3,8 @@ module github.com/witboost-community/cde-spark-provisioner
 go 1.26
 
 require (
-	github.com/stretchr/testify v1.12.1 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
+	github.com/stretchr/testify v1.12.1
+	gopkg.in/yaml.v3 v3.0.1
 )
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

@@ -1,0 +1,56 @@
+package descriptor_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+)
+
+// FuzzDecode checks that no input makes the decoder or the rules panic, and that every answer
+// is usable: either a descriptor without problems, or problems that each have a field path, a
+// message and a solution. Run it with `make fuzz` (go test -fuzz=FuzzDecode, FUZZTIME=60s).
+func FuzzDecode(f *testing.F) {
+	examples, err := filepath.Glob(filepath.Join("..", "examples", "*.yaml"))
+	if err != nil || len(examples) == 0 {
+		f.Fatalf("no examples to seed the corpus: %v", err)
+	}
+	for _, name := range examples {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(text))
+	}
+	f.Add(marshal(f, descriptorDoc()))
+	f.Add("dataProduct:\n  components:\n    - *x\n")
+	f.Add("a: &a [*a]\n")
+	f.Add("- 1\n- 2\n")
+	f.Add("xxx")
+	f.Add("")
+
+	f.Fuzz(func(t *testing.T, text string) {
+		d, problems := descriptor.Check(text)
+		if d == nil && len(problems) == 0 {
+			t.Fatalf("no descriptor and no problem for %q", text)
+		}
+		for _, p := range problems {
+			if p.Field == "" || p.Message == "" || p.Solution == "" {
+				t.Fatalf("incomplete problem %+v for %q", p, text)
+			}
+			if p.Line < 0 || p.Column < 0 {
+				t.Fatalf("negative position %+v", p)
+			}
+		}
+		if d != nil && len(problems) == 0 {
+			if d.Component.Specific.Kind == "" {
+				t.Fatalf("valid descriptor without job kind for %q", text)
+			}
+			if !strings.HasPrefix(d.Component.Specific.JobName, strings.Split(d.Component.ID, ":")[3]) {
+				t.Fatalf("valid descriptor whose job name does not follow the component id: %q", text)
+			}
+		}
+	})
+}
