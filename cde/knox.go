@@ -50,8 +50,8 @@ func (StaticTokenSource) LogValue() slog.Value { return slog.StringValue(redacte
 // KnoxConfig configures a KnoxTokenSource. Its String, GoString and
 // LogValue redact Password.
 type KnoxConfig struct {
-	User     string       // CDP_DEPLOY_ROLE_USER, the CDE workload user
-	Password string       // CDP_DEPLOY_ROLE_PASSWORD, its workload password
+	User       string       // CDP_DEPLOY_ROLE_USER, the CDE workload user
+	Password   string       // CDP_DEPLOY_ROLE_PASSWORD, its workload password
 	HTTPClient *http.Client // nil: a client on http.DefaultTransport (system roots + SSL_CERT_FILE)
 
 	// RefreshMargin: a cached token is replaced this long before its
