@@ -154,14 +154,14 @@ func (d *decoder) workload(n *yaml.Node, index int, compID string) (Workload, bo
 		return w, false
 	}
 
-	ok := true
+	// A malformed id is reported, but decoding goes on so that the other problems come in the
+	// same answer; Validate skips the job-name rule, which would only repeat it.
 	if _, err := ParseComponentID(compID); err != nil {
 		d.add(Problem{
 			Field:    join(base, "id"),
 			Message:  fmt.Sprintf("The component id '%s' is not of the form urn:dmb:cmp:<domain>:<data product>:<major version>:<component name>", compID),
 			Solution: "Give the component an id like urn:dmb:cmp:finance:cashflow:0:spark-wl (letters, digits, _ and - in each part).",
 		}, c.node("id"))
-		ok = false
 	}
 	w.Name = d.optional(c, "name")
 	w.Description = d.optional(c, "description")
@@ -182,7 +182,7 @@ func (d *decoder) workload(n *yaml.Node, index int, compID string) (Workload, bo
 		return w, false
 	}
 	w.Specific = d.specific(sf)
-	return w, ok
+	return w, true
 }
 
 var (

@@ -341,3 +341,14 @@ componentIdToProvision: urn:dmb:cmp:finance:cashflow:0:spark-wl
 		})
 	}
 }
+
+func TestMalformedComponentIDStillReportsTheOtherProblems(t *testing.T) {
+	doc := descriptorDoc()
+	workload(doc)["id"] = "finance.cashflow.0.spark-wl"
+	doc["componentIdToProvision"] = "finance.cashflow.0.spark-wl"
+	jobConfig(doc)["driverMemory"] = "2G"
+	_, problems := descriptor.Check(marshal(t, doc))
+	require.Len(t, problems, 2, "%v", problems)
+	assert.Equal(t, wl+"id", problems[0].Field)
+	assert.Equal(t, wl+"specific.jobConfig.driverMemory", problems[1].Field, "no job-name problem repeating the id's")
+}

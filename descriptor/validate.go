@@ -53,7 +53,7 @@ func (v *validator) add(p Problem) {
 func (v *validator) jobName() {
 	d := v.d
 	got := d.Component.Specific.JobName
-	if got == "" || d.DataProduct.Environment == "" {
+	if _, err := ParseComponentID(d.ComponentID); err != nil || got == "" || d.DataProduct.Environment == "" {
 		return // reported by Decode
 	}
 	want := ExpectedJobName(d.ComponentID, d.DataProduct.Environment)
