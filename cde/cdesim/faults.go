@@ -1,0 +1,355 @@
+package cdesim
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Failure is an injected error response.
+type Failure struct {
+	// Status is the HTTP status; default 503.
+	Status int
+	// Body is sent verbatim; when empty the simulator writes the error body
+	// of the host hit (CDP {"code","message"} or the VC API's {"message"}).
+	Body string
+	// ContentType of Body; default application/json.
+	ContentType string
+	// RetryAfter, when set, is sent as the Retry-After header (e.g. "2").
+	RetryAfter string
+}
+
+// RequestRecord is one entry of the request log. It never holds secrets:
+// no headers, no bodies.
+type RequestRecord struct {
+	Time time.Time // wall-clock start
+	// Target names the host: "controlplane", "knox:<service name>" or
+	// "vc:<vcId>".
+	Target   string
+	Host     string // 127.0.0.1:<port>
+	Method   string
+	Path     string
+	Query    string
+	Status   int
+	Duration time.Duration // wall-clock, including injected latency
+	// Fault is "fail", "latency", "blocked" (joined by "+") when an
+	// injected fault applied.
+	Fault string
+}
+
+// route is a parsed "[METHOD ]PATH" pattern: METHOD empty matches any; PATH
+// is a path.Match glob ("*" does not cross "/"), and a trailing "/**"
+// matches any (possibly empty) remainder.
+type route struct {
+	method, glob string
+	prefix       bool
+	raw          string
+}
+
+func parseRoute(p string) route {
+	r := route{raw: p}
+	if m, rest, ok := strings.Cut(p, " "); ok {
+		r.method, p = strings.ToUpper(m), strings.TrimSpace(rest)
+	}
+	if strings.HasSuffix(p, "/**") {
+		r.prefix, p = true, strings.TrimSuffix(p, "/**")
+	}
+	if _, err := path.Match(p, ""); err != nil || !strings.HasPrefix(p, "/") {
+		panic(fmt.Sprintf("cdesim: bad route pattern %q: want \"[METHOD ]/path/glob\"", r.raw))
+	}
+	r.glob = p
+	return r
+}
+
+func (r route) match(method, p string) bool {
+	if r.method != "" && r.method != method {
+		return false
+	}
+	if r.prefix {
+		if ok, _ := path.Match(r.glob, p); ok {
+			return true
+		}
+		// Try every prefix ending at a "/" boundary.
+		for i := len(p) - 1; i > 0; i-- {
+			if p[i] == '/' {
+				if ok, _ := path.Match(r.glob, p[:i]); ok {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ok, _ := path.Match(r.glob, p)
+	return ok
+}
+
+type failRule struct {
+	route route
+	left  int
+	f     Failure
+}
+
+type latencyRule struct {
+	route route
+	d     time.Duration
+}
+
+type blockRule struct {
+	route    route
+	released chan struct{}
+	once     sync.Once
+}
+
+type faults struct {
+	mu      sync.Mutex
+	fails   []*failRule
+	latency []latencyRule
+	blocks  []*blockRule
+	blocked int           // requests currently held
+	changed chan struct{} // closed and replaced when blocked changes
+	log     []RequestRecord
+}
+
+func (f *faults) init() { f.changed = make(chan struct{}) }
+
+func (f *faults) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *faults) releaseAll() {
+	f.mu.Lock()
+	bs := f.blocks
+	f.blocks = nil
+	f.mu.Unlock()
+	for _, b := range bs {
+		b.once.Do(func() { close(b.released) })
+	}
+}
+
+// FailNext makes the next n requests matching pattern fail with f before
+// reaching authentication or the handler. pattern is "[METHOD ]PATH" where
+// PATH is a path.Match glob and a trailing "/**" matches any remainder, e.g.
+// "POST /api/v1/de/listServices", "PUT /dex/api/v1/resources/**". Rules are
+// consumed in the order they were added. It panics on a malformed pattern.
+func (s *Sim) FailNext(pattern string, n int, f Failure) {
+	r := parseRoute(pattern)
+	if f.Status == 0 {
+		f.Status = http.StatusServiceUnavailable
+	}
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.fails = append(s.faults.fails, &failRule{route: r, left: n, f: f})
+}
+
+// SetLatency delays every request matching pattern by d (wall clock) before
+// it is handled; d <= 0 removes the latency of that exact pattern.
+func (s *Sim) SetLatency(pattern string, d time.Duration) {
+	r := parseRoute(pattern)
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	kept := s.faults.latency[:0]
+	for _, l := range s.faults.latency {
+		if l.route.raw != pattern {
+			kept = append(kept, l)
+		}
+	}
+	s.faults.latency = kept
+	if d > 0 {
+		s.faults.latency = append(s.faults.latency, latencyRule{route: r, d: d})
+	}
+}
+
+// Block holds every request matching pattern until the returned release
+// function is called (idempotent) or the client gives up. Use AwaitBlocked
+// to wait until requests are held.
+func (s *Sim) Block(pattern string) (release func()) {
+	b := &blockRule{route: parseRoute(pattern), released: make(chan struct{})}
+	s.faults.mu.Lock()
+	s.faults.blocks = append(s.faults.blocks, b)
+	s.faults.mu.Unlock()
+	return func() {
+		b.once.Do(func() { close(b.released) })
+		s.faults.mu.Lock()
+		defer s.faults.mu.Unlock()
+		for i, o := range s.faults.blocks {
+			if o == b {
+				s.faults.blocks = append(s.faults.blocks[:i], s.faults.blocks[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// AwaitBlocked waits until at least n requests are held by Block rules.
+func (s *Sim) AwaitBlocked(ctx context.Context, n int) error {
+	for {
+		s.faults.mu.Lock()
+		held, ch := s.faults.blocked, s.faults.changed
+		s.faults.mu.Unlock()
+		if held >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("await %d blocked requests (have %d): %w", n, held, ctx.Err())
+		}
+	}
+}
+
+// ClearFaults removes every failure and latency rule and releases every block.
+func (s *Sim) ClearFaults() {
+	s.faults.releaseAll()
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.fails = nil
+	s.faults.latency = nil
+}
+
+// Requests returns a copy of the request log, oldest first. A request is
+// logged when its response is complete.
+func (s *Sim) Requests() []RequestRecord {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	return append([]RequestRecord(nil), s.faults.log...)
+}
+
+// ResetRequests empties the request log.
+func (s *Sim) ResetRequests() {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.log = nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware applies injected faults and records the request log.
+func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		var applied []string
+		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			rec := RequestRecord{
+				Time: start, Target: target, Host: host, Method: r.Method,
+				Path: r.URL.Path, Query: r.URL.RawQuery, Status: status,
+				Duration: time.Since(start), Fault: strings.Join(applied, "+"),
+			}
+			s.faults.mu.Lock()
+			s.faults.log = append(s.faults.log, rec)
+			s.faults.mu.Unlock()
+			s.opts.Logger.Debug("cdesim request", "target", target, "method", r.Method,
+				"path", r.URL.Path, "status", status, "fault", rec.Fault)
+		}()
+
+		var delay time.Duration
+		var fail *Failure
+		var blocks []*blockRule
+		s.faults.mu.Lock()
+		for _, l := range s.faults.latency {
+			if l.route.match(r.Method, r.URL.Path) {
+				delay += l.d
+			}
+		}
+		for _, b := range s.faults.blocks {
+			if b.route.match(r.Method, r.URL.Path) {
+				blocks = append(blocks, b)
+			}
+		}
+		for _, fr := range s.faults.fails {
+			if fr.left > 0 && fr.route.match(r.Method, r.URL.Path) {
+				fr.left--
+				f := fr.f
+				fail = &f
+				break
+			}
+		}
+		s.faults.mu.Unlock()
+
+		if delay > 0 {
+			applied = append(applied, "latency")
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		}
+		if len(blocks) > 0 {
+			applied = append(applied, "blocked")
+			s.faults.mu.Lock()
+			s.faults.blocked++
+			s.faults.notifyLocked()
+			s.faults.mu.Unlock()
+			for _, b := range blocks {
+				select {
+				case <-b.released:
+				case <-r.Context().Done():
+				}
+			}
+			s.faults.mu.Lock()
+			s.faults.blocked--
+			s.faults.notifyLocked()
+			s.faults.mu.Unlock()
+		}
+		if r.Context().Err() != nil {
+			// The client is gone; record it as nginx does.
+			sw.status = 499
+			return
+		}
+		if fail != nil {
+			applied = append(applied, "fail")
+			if fail.RetryAfter != "" {
+				w.Header().Set("Retry-After", fail.RetryAfter)
+			}
+			if fail.Body == "" {
+				msg := "injected failure: " + http.StatusText(fail.Status)
+				if target == "controlplane" {
+					writeCDPError(sw, fail.Status, codeForStatus(fail.Status), msg)
+				} else {
+					writeVCError(sw, fail.Status, msg)
+				}
+				return
+			}
+			ct := fail.ContentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			sw.Header().Set("Content-Type", ct)
+			sw.Header().Set("Content-Length", strconv.Itoa(len(fail.Body)))
+			sw.WriteHeader(fail.Status)
+			_, _ = sw.Write([]byte(fail.Body))
+			return
+		}
+		next.ServeHTTP(sw, r)
+	})
+}
