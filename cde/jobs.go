@@ -111,10 +111,12 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
+			stopReading(body)
 			return fmt.Errorf("cde: %s: %w", call.op, err)
 		}
 		respBody, err := readBody(resp)
 		drain(resp.Body)
+		stopReading(body)
 		if err != nil {
 			return fmt.Errorf("cde: %s: read response: %w", call.op, err)
 		}
@@ -131,6 +133,16 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 			return fmt.Errorf("cde: %s: %w", call.op, err)
 		}
 		return nil
+	}
+}
+
+// stopReading ends an attempt's use of a streamed body: the transport may
+// still be reading it after Do returns (a server can answer before reading
+// the whole body), and the content must not be read concurrently with a
+// rewind, nor after UploadFile has returned to a caller who closes it.
+func stopReading(body io.Reader) {
+	if g, ok := body.(*guardedReader); ok {
+		g.stop()
 	}
 }
 

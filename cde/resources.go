@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // GetResource returns the resource name with its files; a missing resource
@@ -99,7 +101,7 @@ func (c *JobsClient) UploadFile(ctx context.Context, resource, filePath string, 
 		contentType:   contentType,
 		contentLength: -1,
 		newBody: func() io.Reader {
-			return io.MultiReader(bytes.NewReader(head), content, bytes.NewReader(tail))
+			return &guardedReader{r: io.MultiReader(bytes.NewReader(head), content, bytes.NewReader(tail))}
 		},
 	}
 	if size >= 0 {
@@ -158,4 +160,36 @@ func partContentType(filePath string) string {
 		return "application/java-archive"
 	}
 	return "text/plain"
+}
+
+// guardedReader is the body of one upload attempt. After stop it refuses
+// to read, and stop waits for a Read in progress, so that the content is
+// never read by a finished attempt. Close (called by the transport,
+// possibly concurrently with Read) only marks it closed.
+type guardedReader struct {
+	mu     sync.Mutex // held during a Read of r
+	r      io.Reader
+	closed atomic.Bool
+}
+
+var errAttemptOver = errors.New("cde: upload attempt is over")
+
+func (g *guardedReader) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed.Load() {
+		return 0, errAttemptOver
+	}
+	return g.r.Read(p)
+}
+
+func (g *guardedReader) Close() error {
+	g.closed.Store(true)
+	return nil
+}
+
+func (g *guardedReader) stop() {
+	g.closed.Store(true)
+	g.mu.Lock()
+	defer g.mu.Unlock()
 }

@@ -1,0 +1,321 @@
+package cde
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// patternReader yields n deterministic bytes generated on the fly. When
+// gateAt > 0, reading past gateAt first calls gate, which may block or fail.
+type patternReader struct {
+	n, off int64
+	gateAt int64
+	gate   func() error
+	gated  bool
+}
+
+func (p *patternReader) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	if p.gateAt > 0 && !p.gated && p.off+int64(len(b)) > p.gateAt {
+		if p.off < p.gateAt {
+			b = b[:p.gateAt-p.off] // up to the gate first
+		} else {
+			if err := p.gate(); err != nil {
+				return 0, err
+			}
+			p.gated = true
+		}
+	}
+	b = b[:min(int64(len(b)), p.n-p.off)]
+	for i := range b {
+		x := uint64(p.off + int64(i))
+		b[i] = byte((x * 0x9E3779B97F4A7C15) >> 56)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
+
+func patternSum(n int64) [32]byte {
+	h := sha256.New()
+	_, _ = io.Copy(h, &patternReader{n: n})
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+// uploadServer receives multipart uploads and reports what it got.
+type uploadServer struct {
+	t        *testing.T
+	mu       sync.Mutex
+	uploads  []receivedUpload
+	sawFirst chan struct{} // closed when the first content byte arrives
+	first    sync.Once
+	status   func(attempt int) int
+	broken   bool // uploads are expected to be cut short
+}
+
+type receivedUpload struct {
+	path, partName, fileName, partType string
+	contentLength                      int64
+	chunked                            bool
+	size                               int64
+	sum                                [32]byte
+	parts                              int
+	auth                               string
+}
+
+func (u *uploadServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	attempt := len(u.uploads) + 1
+	u.mu.Unlock()
+	if u.status != nil {
+		if s := u.status(attempt); s != http.StatusOK {
+			u.mu.Lock()
+			u.uploads = append(u.uploads, receivedUpload{auth: r.Header.Get("Authorization")})
+			u.mu.Unlock()
+			w.WriteHeader(s)
+			return
+		}
+	}
+	got := receivedUpload{path: r.URL.EscapedPath(), contentLength: r.ContentLength, auth: r.Header.Get("Authorization")}
+	got.chunked = len(r.TransferEncoding) > 0 && r.TransferEncoding[0] == "chunked"
+	if r.Method != http.MethodPut {
+		u.t.Errorf("method %s", r.Method)
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+		u.t.Errorf("Content-Type %q", r.Header.Get("Content-Type"))
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		u.t.Errorf("multipart: %v", err)
+		w.WriteHeader(400)
+		return
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !u.broken {
+				u.t.Errorf("next part: %v", err)
+			}
+			w.WriteHeader(400)
+			return
+		}
+		got.parts++
+		got.partName, got.fileName, got.partType = part.FormName(), part.FileName(), part.Header.Get("Content-Type")
+		h := sha256.New()
+		one := make([]byte, 1)
+		n, err := io.ReadFull(part, one)
+		h.Write(one[:n])
+		if n == 1 && u.sawFirst != nil {
+			u.first.Do(func() { close(u.sawFirst) })
+		}
+		if err == nil {
+			var rest int64
+			rest, err = io.Copy(h, part)
+			n += int(rest)
+		}
+		if err != nil && err != io.EOF && !u.broken {
+			u.t.Errorf("reading part: %v", err)
+		}
+		got.size = int64(n)
+		copy(got.sum[:], h.Sum(nil))
+	}
+	u.mu.Lock()
+	u.uploads = append(u.uploads, got)
+	u.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (u *uploadServer) received() []receivedUpload {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]receivedUpload(nil), u.uploads...)
+}
+
+func startUploadServer(t *testing.T, tokens TokenSource) (*uploadServer, *JobsClient) {
+	t.Helper()
+	u := &uploadServer{t: t, sawFirst: make(chan struct{})}
+	srv := httptest.NewTLSServer(u)
+	t.Cleanup(srv.Close)
+	return u, newTestJobsClient(t, srv, tokens)
+}
+
+// The client must stream: it may not read more than 1 MiB of a 64 MiB
+// content before the server has received the first content byte. A client
+// that buffered the body would trip the gate (after a generous minute)
+// instead of hanging the test.
+func TestUploadFileStreamsLargeContent(t *testing.T) {
+	const size = 64 << 20
+	for _, tt := range []struct {
+		name     string
+		size     int64
+		wantLen  bool
+		fileName string
+	}{
+		{"known size is sent with a Content-Length", size, true, "app.jar"},
+		{"unknown size is sent chunked", -1, false, "lib/nested dir/job.py"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u, c := startUploadServer(t, StaticTokenSource("tok"))
+			content := &patternReader{n: size, gateAt: 1 << 20, gate: func() error {
+				select {
+				case <-u.sawFirst:
+					return nil
+				case <-time.After(time.Minute):
+					return errors.New("client read 1 MiB before the server received any content: it is buffering")
+				}
+			}}
+			if err := c.UploadFile(context.Background(), "mainres-1", tt.fileName, content, tt.size); err != nil {
+				t.Fatal(err)
+			}
+			got := u.received()
+			if len(got) != 1 {
+				t.Fatalf("%d uploads", len(got))
+			}
+			r := got[0]
+			wantPath := "/dex/api/v1/resources/mainres-1/" + strings.ReplaceAll(tt.fileName, " ", "%20")
+			wantType := "text/plain"
+			if strings.HasSuffix(tt.fileName, ".jar") {
+				wantType = "application/java-archive"
+			}
+			base := tt.fileName[strings.LastIndex(tt.fileName, "/")+1:]
+			if r.path != wantPath || r.parts != 1 || r.partName != "file" || r.fileName != base || r.partType != wantType || r.auth != "Bearer tok" {
+				t.Errorf("upload = %+v", r)
+			}
+			if r.size != size || r.sum != patternSum(size) {
+				t.Errorf("server received %d bytes with another content", r.size)
+			}
+			if tt.wantLen && r.contentLength <= size {
+				t.Errorf("Content-Length = %d", r.contentLength)
+			}
+			if !tt.wantLen && !r.chunked {
+				t.Errorf("unknown size not chunked: Content-Length %d", r.contentLength)
+			}
+		})
+	}
+}
+
+// recordingTokens hands out tok-1, tok-2, … and records invalidations.
+type recordingTokens struct {
+	mu          sync.Mutex
+	n           int
+	invalidated []string
+}
+
+func (r *recordingTokens) Token(context.Context) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprintf("tok-%d", r.n+1), nil
+}
+
+func (r *recordingTokens) Invalidate(tok string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.invalidated = append(r.invalidated, tok)
+	r.n++
+}
+
+func TestUploadFileAfter401(t *testing.T) {
+	payload := bytes.Repeat([]byte("spark"), 100_000)
+	tests := []struct {
+		name        string
+		content     func() io.Reader
+		wantErr     error
+		wantUploads int
+	}{
+		{"a seekable content is rewound and resent with a fresh token", func() io.Reader {
+			r := bytes.NewReader(append([]byte("skipped-prefix"), payload...))
+			_, _ = r.Seek(int64(len("skipped-prefix")), io.SeekStart) // uploads from the current position
+			return r
+		}, nil, 2},
+		{"a plain reader cannot be resent: the 401 is returned, the token dropped", func() io.Reader {
+			return io.MultiReader(bytes.NewReader(payload))
+		}, ErrUnauthorized, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tokens := &recordingTokens{}
+			u, c := startUploadServer(t, tokens)
+			u.status = func(attempt int) int {
+				if attempt == 1 {
+					return http.StatusUnauthorized
+				}
+				return http.StatusOK
+			}
+			err := c.UploadFile(context.Background(), "r", "a.py", tt.content(), int64(len(payload)))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			got := u.received()
+			if len(got) != tt.wantUploads {
+				t.Fatalf("%d requests, want %d", len(got), tt.wantUploads)
+			}
+			assertEqual(t, "invalidated", tokens.invalidated, []string{"tok-1"})
+			if tt.wantUploads == 2 {
+				last := got[1]
+				if last.auth != "Bearer tok-2" || last.size != int64(len(payload)) || last.sum != sha256.Sum256(payload) {
+					t.Errorf("retried upload = %+v", last)
+				}
+			}
+		})
+	}
+}
+
+type failingReader struct {
+	n   int
+	err error
+}
+
+func (f *failingReader) Read(b []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	n := min(len(b), f.n)
+	clear(b[:n])
+	f.n -= n
+	return n, nil
+}
+
+func TestUploadFileReportsContentErrors(t *testing.T) {
+	u, c := startUploadServer(t, StaticTokenSource("t"))
+	u.broken = true
+	// A source stream cut short (an S3 body, say) is transient.
+	err := c.UploadFile(context.Background(), "r", "a.jar", &failingReader{n: 100_000, err: io.ErrUnexpectedEOF}, 200_000)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !IsTransient(err) {
+		t.Errorf("cut stream: %v (transient %v)", err, IsTransient(err))
+	}
+	// Fewer bytes than announced is an error, not a silently short file.
+	err = c.UploadFile(context.Background(), "r", "a.jar", strings.NewReader("short"), 10)
+	if err == nil {
+		t.Error("short content with a larger size: want an error")
+	}
+}
+
+func TestMultipartFramingIsExactlyOnePart(t *testing.T) {
+	head, tail, ct, err := multipartFraming(`we"ird.jar`, "application/java-archive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, _ := mime.ParseMediaType(ct)
+	b := params["boundary"]
+	wantHead := "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"we\\\"ird.jar\"\r\nContent-Type: application/java-archive\r\n\r\n"
+	if string(head) != wantHead || string(tail) != "\r\n--"+b+"--\r\n" {
+		t.Errorf("head %q\ntail %q", head, tail)
+	}
+}
