@@ -54,9 +54,12 @@
 //     reads accept absent fields and an empty body (zero values).
 //   - POST /jobs on an existing name and DELETE of a missing job/resource
 //     are assumed to be 409 / 404 and surface as ErrConflict / ErrNotFound.
-//   - Job JSON: optional scalars are omitted when zero, nil slices/maps are
-//     omitted and empty ones sent (a PATCH's merge semantics are unknown:
-//     UpdateJob sends the whole job); schedule.enabled is always sent.
+//   - Job JSON: on create, optional scalars are omitted when zero, nil
+//     slices/maps omitted and empty ones sent; schedule.enabled is always
+//     sent. PATCH may merge (RFC 7386) or replace: UpdateJob sends the
+//     whole job with every unset optional field as null (witboost's proven
+//     shape), mounts [] when nil and {"enabled":false} for a nil schedule,
+//     so the stored job is the one given under either semantics.
 //   - python-env creation sends the documented "pythonEnv":{"pythonVersion"}
 //     (not witboost's "pythonEnvironment"); no PyPI mirror field, whose JSON
 //     name is unknown.

@@ -194,14 +194,64 @@ func (c *JobsClient) CreateJob(ctx context.Context, job Job) error {
 }
 
 // UpdateJob sends the whole job as PATCH /jobs/{job.Name}. Whether the
-// server merges or replaces is undocumented, so send every field wanted,
-// and empty (non-nil) slices or maps to clear one.
+// server merges or replaces is undocumented, so every optional field of
+// the job, its spark and its schedule objects is sent, as null when unset
+// (as witboost does), mounts as [] when nil and a nil schedule as
+// {"enabled":false}: the job ends up as given under either semantics.
 func (c *JobsClient) UpdateJob(ctx context.Context, job Job) error {
 	p, err := escapeName("job name", job.Name)
 	if err != nil {
 		return err
 	}
-	return c.do(ctx, vcCall{op: "updateJob", method: http.MethodPatch, path: "/jobs/" + p, jsonBody: job}, nil)
+	doc, err := updateDocument(job)
+	if err != nil {
+		return fmt.Errorf("cde: updateJob: %w", err)
+	}
+	return c.do(ctx, vcCall{op: "updateJob", method: http.MethodPatch, path: "/jobs/" + p, jsonBody: doc}, nil)
+}
+
+// Keys that UpdateJob sends as null when unset. Response-only fields and
+// "hidden" are left out: the server owns them.
+var (
+	jobUpdateKeys      = []string{"type", "retentionPolicy", "spark", "airflow"}
+	sparkUpdateKeys    = []string{"file", "className", "args", "conf", "driverCores", "driverMemory", "executorCores", "executorMemory", "numExecutors", "logLevel", "jars", "pyFiles", "files", "pythonEnvResourceName", "proxyUser"}
+	scheduleUpdateKeys = []string{"user", "cronExpression", "start", "end", "paused", "pausedUponCreation", "catchup", "dependsOnPast"}
+)
+
+// updateDocument renders job as the JSON object UpdateJob sends.
+func updateDocument(job Job) (map[string]any, error) {
+	raw, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // keep numbers exactly as marshalled
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	fillNulls(doc, jobUpdateKeys)
+	if _, ok := doc["mounts"]; !ok {
+		doc["mounts"] = []any{}
+	}
+	if spark, ok := doc["spark"].(map[string]any); ok {
+		fillNulls(spark, sparkUpdateKeys)
+	}
+	schedule, ok := doc["schedule"].(map[string]any)
+	if !ok {
+		schedule = map[string]any{"enabled": false}
+		doc["schedule"] = schedule
+	}
+	fillNulls(schedule, scheduleUpdateKeys)
+	return doc, nil
+}
+
+func fillNulls(obj map[string]any, keys []string) {
+	for _, k := range keys {
+		if _, ok := obj[k]; !ok {
+			obj[k] = nil
+		}
+	}
 }
 
 // DeleteJob deletes the job name; a missing job matches ErrNotFound.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,8 +105,21 @@ func TestJobsEndpointsSendExpectedRequests(t *testing.T) {
 			"GET", "/dex/api/v1/jobs/cmp-name-dev", "", ""},
 		{"create job", func(ctx context.Context, c *JobsClient) error { return c.CreateJob(ctx, job) },
 			"POST", "/dex/api/v1/jobs", "", jobJSON},
-		{"update job", func(ctx context.Context, c *JobsClient) error { return c.UpdateJob(ctx, job) },
-			"PATCH", "/dex/api/v1/jobs/cmp-name-dev", "", jobJSON},
+		{"update job sends unset optional fields as null", func(ctx context.Context, c *JobsClient) error { return c.UpdateJob(ctx, job) },
+			"PATCH", "/dex/api/v1/jobs/cmp-name-dev", "", `{"name":"cmp-name-dev","type":"spark","mounts":[{"resourceName":"mainres-5d41"}],
+			"retentionPolicy":"keep_indefinitely","airflow":null,
+			"spark":{"file":"app.jar","className":"com.example.Main","args":["--date","2024-01-01"],"conf":{"dex.safariEnabled":"true"},
+			"driverCores":1,"driverMemory":"1g","executorCores":1,"executorMemory":"1g","numExecutors":1,"logLevel":"INFO","jars":["dep.jar"],
+			"pyFiles":null,"files":null,"pythonEnvResourceName":null,"proxyUser":null},
+			"schedule":{"enabled":true,"cronExpression":"0 * * * *","start":"2024-05-19T09:00:34Z","end":"2024-05-20T12:00:00Z",
+			"user":null,"paused":null,"pausedUponCreation":null,"catchup":null,"dependsOnPast":null}}`},
+		{"update of a bare job clears mounts and schedule explicitly", func(ctx context.Context, c *JobsClient) error {
+			return c.UpdateJob(ctx, Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "a.py", PyFiles: []string{}}})
+		}, "PATCH", "/dex/api/v1/jobs/j", "", `{"name":"j","type":"spark","mounts":[],"retentionPolicy":null,"airflow":null,
+			"spark":{"file":"a.py","className":null,"args":null,"conf":null,"driverCores":null,"driverMemory":null,"executorCores":null,
+			"executorMemory":null,"numExecutors":null,"logLevel":null,"jars":null,"pyFiles":[],"files":null,"pythonEnvResourceName":null,"proxyUser":null},
+			"schedule":{"enabled":false,"user":null,"cronExpression":null,"start":null,"end":null,"paused":null,"pausedUponCreation":null,
+			"catchup":null,"dependsOnPast":null}}`},
 		{"delete job", func(ctx context.Context, c *JobsClient) error { return c.DeleteJob(ctx, "cmp-name-dev") },
 			"DELETE", "/dex/api/v1/jobs/cmp-name-dev", "", ""},
 		{"list jobs with filters", func(ctx context.Context, c *JobsClient) error {
@@ -427,5 +442,33 @@ func TestKnoxRefusalSurfacesFromJobsCalls(t *testing.T) {
 	apiErr, ok := errors.AsType[*APIError](err)
 	if !ok || apiErr.Op != "knoxToken" || !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "s3cret-pw") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Every request field of Job, SparkJob and Schedule must be one UpdateJob
+// nulls when unset, or a new field would be silently kept by a merging PATCH.
+func TestUpdateKeysCoverEveryRequestField(t *testing.T) {
+	// Server-owned or response-only fields, the job's name (in the path;
+	// spark.name is a swagger-sample oddity), and the fields UpdateJob
+	// always sends with a value.
+	notNulled := map[string]bool{"created": true, "modified": true, "lastUsed": true, "nextExecution": true,
+		"hidden": true, "name": true, "mounts": true, "schedule": true, "enabled": true}
+	for _, tc := range []struct {
+		typ  reflect.Type
+		keys []string
+	}{
+		{reflect.TypeFor[Job](), jobUpdateKeys},
+		{reflect.TypeFor[SparkJob](), sparkUpdateKeys},
+		{reflect.TypeFor[Schedule](), scheduleUpdateKeys},
+	} {
+		for f := range tc.typ.Fields() {
+			key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if notNulled[key] {
+				continue
+			}
+			if !slices.Contains(tc.keys, key) {
+				t.Errorf("%s.%s (%q) is not nulled by UpdateJob", tc.typ.Name(), f.Name, key)
+			}
+		}
 	}
 }
