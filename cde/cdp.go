@@ -208,10 +208,6 @@ func (c *CDPClient) DescribeDatalake(ctx context.Context, datalakeName string) (
 	return out.Datalake, nil
 }
 
-// ErrMalformedResponse marks a 2xx answer that lacks what the operation
-// must return; it is not transient.
-var ErrMalformedResponse = errors.New("malformed response")
-
 func errMissingObject(op, field string) error {
 	return fmt.Errorf("cde: %s: response has no %q object: %w", op, field, ErrMalformedResponse)
 }

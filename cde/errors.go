@@ -31,6 +31,11 @@ var (
 // "idbroker" instance group or that group has no private IP.
 var ErrNoIDBroker = errors.New("no idbroker hosts")
 
+// ErrMalformedResponse marks a 2xx answer that lacks what the operation
+// must return (a describe without its object, a Knox answer without
+// access_token); it is not transient.
+var ErrMalformedResponse = errors.New("malformed response")
+
 // maxErrorMessage bounds how much of a server's error text ends up in an
 // error value: enough to diagnose, not enough to flood logs.
 const maxErrorMessage = 1024

@@ -150,7 +150,7 @@ func stopReading(body io.Reader) {
 // (limit/offset while meta.hasNext). filters are the API's filter
 // expressions, e.g. "name[eq]my-job", sent as repeated filter parameters.
 func (c *JobsClient) ListJobs(ctx context.Context, filters ...string) ([]Job, error) {
-	var all []Job
+	var all, lastPage []Job
 	offset := 0
 	for range maxListPages {
 		q := url.Values{"limit": {strconv.Itoa(listPageSize)}, "offset": {strconv.Itoa(offset)}}
@@ -161,10 +161,14 @@ func (c *JobsClient) ListJobs(ctx context.Context, filters ...string) ([]Job, er
 		if err := c.do(ctx, vcCall{op: "listJobs", method: http.MethodGet, path: "/jobs", query: q}, &page); err != nil {
 			return nil, err
 		}
+		if offset > 0 && len(page.Jobs) > 0 && page.Jobs[0].Name == all[offset-len(lastPage)].Name {
+			return nil, fmt.Errorf("cde: listJobs: the server returned the same page for offset %d: %w", offset, ErrMalformedResponse)
+		}
 		all = append(all, page.Jobs...)
 		if !page.Meta.HasNext || len(page.Jobs) == 0 {
 			return all, nil
 		}
+		lastPage = page.Jobs
 		offset += len(page.Jobs)
 	}
 	return nil, fmt.Errorf("cde: listJobs: more than %d pages", maxListPages)

@@ -472,3 +472,16 @@ func TestUpdateKeysCoverEveryRequestField(t *testing.T) {
 		}
 	}
 }
+
+func TestListJobsStopsWhenTheServerIgnoresOffset(t *testing.T) {
+	f, c := startFakeVC(t, 200, `{"jobs":[{"name":"a"},{"name":"b"}],"meta":{"hasNext":true}}`)
+	_, err := c.ListJobs(context.Background())
+	if !errors.Is(err, ErrMalformedResponse) {
+		t.Errorf("err = %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.seen) != 2 {
+		t.Errorf("%d requests, want 2", len(f.seen))
+	}
+}
