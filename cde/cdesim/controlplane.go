@@ -139,15 +139,16 @@ func (s *Sim) verifySignature(r *http.Request) error {
 
 func (s *Sim) serveControlPlane(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerRequestID, newUUID())
+	if !strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		// Not a CDP API path (e.g. a Knox or jobs-API path sent to the wrong host).
+		writeCDPError(w, http.StatusNotFound, "NOT_FOUND", "unknown path "+r.URL.Path)
+		return
+	}
 	if err := s.verifySignature(r); err != nil {
 		writeCDPError(w, s.opts.AuthFailureStatus, codeForStatus(s.opts.AuthFailureStatus), err.Error())
 		return
 	}
-	op, ok := strings.CutPrefix(r.URL.Path, "/api/v1/")
-	if !ok {
-		writeCDPError(w, http.StatusNotFound, "NOT_FOUND", "unknown path "+r.URL.Path)
-		return
-	}
+	op := strings.TrimPrefix(r.URL.Path, "/api/v1/")
 	handlers := map[string]func(http.ResponseWriter, []byte){
 		"de/listServices":           s.listServices,
 		"de/describeService":        s.describeService,

@@ -328,6 +328,9 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 		}
 		if fail != nil {
 			applied = append(applied, "fail")
+			if target == "controlplane" {
+				w.Header().Set(headerRequestID, newUUID())
+			}
 			if fail.RetryAfter != "" {
 				w.Header().Set("Retry-After", fail.RetryAfter)
 			}

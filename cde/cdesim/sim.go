@@ -290,6 +290,11 @@ func (s *Sim) serve(ln net.Listener, target string, h http.Handler) {
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return
+	}
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()
 	s.wg.Add(1)

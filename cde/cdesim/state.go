@@ -81,8 +81,15 @@ func (s *Sim) AddService(ctx context.Context, sv ServiceSeed) (ServiceInfo, erro
 	return s.addService(ctx, sv)
 }
 
+// errClosed is returned when adding hosts to a stopped simulator.
+var errClosed = errors.New("cdesim: simulator is closed")
+
 func (s *Sim) addService(ctx context.Context, sv ServiceSeed) (ServiceInfo, error) {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ServiceInfo{}, errClosed
+	}
 	if sv.ClusterID != "" {
 		for _, o := range s.services {
 			if o.clusterID == sv.ClusterID {
@@ -158,6 +165,10 @@ func (s *Sim) AddVC(ctx context.Context, clusterID string, v VCSeed) (VCInfo, er
 
 func (s *Sim) addVC(ctx context.Context, svc *service, v VCSeed) (VCInfo, error) {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return VCInfo{}, errClosed
+	}
 	if v.VCID != "" && s.vcs[v.VCID] != nil {
 		s.mu.Unlock()
 		return VCInfo{}, fmt.Errorf("virtual cluster %q: vcId %q already exists", v.Name, v.VCID)

@@ -70,6 +70,11 @@ func (s *Sim) vcHandler(c *vc) http.Handler {
 	})
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != vcAPIPrefix && !strings.HasPrefix(r.URL.Path, vcAPIPrefix+"/") {
+			// Not a jobs-API path (e.g. the Knox endpoint on the VC host).
+			writeVCError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+			return
+		}
 		if err := s.checkBearer(r, c.svc); err != nil {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			writeVCError(w, http.StatusUnauthorized, err.Error())
