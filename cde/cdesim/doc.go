@@ -111,8 +111,11 @@
 //   - VC API error body {"message": "..."}; success codes 201 create/upload/run,
 //     200 PATCH, 204 DELETE, with empty bodies.
 //   - POST /jobs with an existing name: 409 (Options.DuplicateJobStatus).
-//   - PATCH /jobs/{name}: RFC 7386 merge patch (Options.Patch = PatchReplace
-//     for full replacement). The name cannot change (400).
+//   - PATCH /jobs/{name}: RFC 7386 merge patch, so conf keys left out of the
+//     body stay and null removes a field (Options.Patch: PatchReplace for
+//     full replacement, PatchFieldwise for a struct-decoding server where
+//     null keeps the stored value and maps are replaced whole). The name
+//     cannot change (400).
 //   - GET /resources/{name} includes files unless includeFiles=false; the
 //     list includes them only with includeFiles=true.
 //   - Upload stores the file under the URL path, not the part's filename.

@@ -137,15 +137,20 @@ func TestPatchSemantics(t *testing.T) {
 		name      string
 		mode      cdesim.PatchMode
 		patch     map[string]any
-		wantConf  string // JSON of spark.conf after the patch
-		wantMount bool
+		wantConf string // JSON of spark.conf after the patch
 	}{
 		{"merge patch merges nested objects", cdesim.PatchMerge,
-			map[string]any{"spark": map[string]any{"conf": map[string]any{"a": "2"}}}, `{"a":"2","b":"1"}`, true},
+			map[string]any{"spark": map[string]any{"conf": map[string]any{"a": "2"}}}, `{"a":"2","b":"1"}`},
 		{"merge patch removes a field set to null", cdesim.PatchMerge,
-			map[string]any{"spark": map[string]any{"conf": map[string]any{"b": nil}}}, `{"a":"1"}`, true},
+			map[string]any{"spark": map[string]any{"conf": map[string]any{"b": nil}}}, `{"a":"1"}`},
+		{"merge patch keeps conf keys the body leaves out", cdesim.PatchMerge,
+			map[string]any{"spark": map[string]any{"conf": map[string]any{"c": "3"}}}, `{"a":"1","b":"1","c":"3"}`},
+		{"fieldwise patch replaces maps whole", cdesim.PatchFieldwise,
+			map[string]any{"spark": map[string]any{"conf": map[string]any{"c": "3"}}}, `{"c":"3"}`},
+		{"fieldwise patch keeps a field sent as null", cdesim.PatchFieldwise,
+			map[string]any{"spark": map[string]any{"conf": nil, "className": nil}}, `{"a":"1","b":"1"}`},
 		{"replace patch replaces the job", cdesim.PatchReplace,
-			map[string]any{"type": "spark", "spark": map[string]any{"file": "app.jar", "conf": map[string]any{"c": "3"}}}, `{"c":"3"}`, true},
+			map[string]any{"type": "spark", "spark": map[string]any{"file": "app.jar", "conf": map[string]any{"c": "3"}}}, `{"c":"3"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,6 +40,12 @@ const (
 	PatchMerge PatchMode = "merge"
 	// PatchReplace replaces the whole job with the body.
 	PatchReplace PatchMode = "replace"
+	// PatchFieldwise is what a server decoding the body into structs with
+	// pointer fields does: a non-null field replaces the stored one, null
+	// and absent fields keep it; the spark, schedule and airflow objects are
+	// patched field by field, while maps (spark.conf) and arrays are
+	// replaced whole.
+	PatchFieldwise PatchMode = "fieldwise"
 )
 
 // Options tune the simulator. The zero value is usable: ephemeral ports on

@@ -154,6 +154,29 @@ func mergePatch(target map[string]any, patch map[string]any) map[string]any {
 	return target
 }
 
+// jobStructs are the job members a struct-decoding server patches field by
+// field (see PatchFieldwise).
+var jobStructs = map[string]bool{"spark": true, "schedule": true, "airflow": true}
+
+// fieldwisePatch applies patch per PatchFieldwise.
+func fieldwisePatch(target, patch map[string]any, top bool) map[string]any {
+	for k, pv := range patch {
+		if pv == nil {
+			continue
+		}
+		if pm, ok := pv.(map[string]any); ok && top && jobStructs[k] {
+			tm, _ := target[k].(map[string]any)
+			if tm == nil {
+				tm = map[string]any{}
+			}
+			target[k] = fieldwisePatch(tm, pm, false)
+			continue
+		}
+		target[k] = stripNulls(pv)
+	}
+	return target
+}
+
 func deepCopy(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
@@ -301,9 +324,12 @@ func (s *Sim) patchJob(w http.ResponseWriter, r *http.Request, c *vc) {
 		return
 	}
 	var doc map[string]any
-	if s.opts.Patch == PatchReplace {
+	switch s.opts.Patch {
+	case PatchReplace:
 		doc = stripNulls(patch).(map[string]any)
-	} else {
+	case PatchFieldwise:
+		doc = fieldwisePatch(deepCopy(j.doc).(map[string]any), patch, true)
+	default:
 		doc = stripNulls(mergePatch(deepCopy(j.doc).(map[string]any), patch)).(map[string]any)
 	}
 	doc["name"] = name

@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pending := fs.Duration("python-env-pending", time.Second, "time a python-env stays pending-build after its requirements upload")
 	build := fs.Duration("python-env-build", 3*time.Second, "time a python-env then stays building")
 	digestOnly := fs.Bool("digest-only", false, "keep only size and SHA-1 of uploaded files, not their bytes")
+	patch := fs.String("patch", string(cdesim.PatchMerge), "PATCH /jobs semantics: merge (RFC 7386), replace or fieldwise")
 	verbose := fs.Bool("v", false, "log every request (method, path, status; never secrets) to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
+	switch cdesim.PatchMode(*patch) {
+	case cdesim.PatchMerge, cdesim.PatchReplace, cdesim.PatchFieldwise:
+	default:
+		return fmt.Errorf("-patch %q: want merge, replace or fieldwise", *patch)
+	}
 	seed := cdesim.DemoSeed()
 	if *seedPath != "" {
 		var err error
@@ -70,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ListenIP: *listen, ControlPlanePort: *port, PortBase: *portBase,
 		TokenTTL: *tokenTTL, MaxClockSkew: *skew,
 		PythonEnvPending: *pending, PythonEnvBuild: *build, DigestOnlyUploads: *digestOnly,
+		Patch: cdesim.PatchMode(*patch),
 	}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

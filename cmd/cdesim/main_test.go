@@ -96,6 +96,7 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{"invalid seed", []string{"-seed", bad}, "nope"},
 		{"non-loopback listen address", []string{"-listen", "0.0.0.0"}, "loopback"},
 		{"stray argument", []string{"extra"}, "unexpected arguments"},
+		{"unknown patch mode", []string{"-patch", "deep"}, "want merge, replace or fieldwise"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
