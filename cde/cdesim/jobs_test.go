@@ -134,9 +134,9 @@ func TestDuplicateJobStatusIsConfigurable(t *testing.T) {
 
 func TestPatchSemantics(t *testing.T) {
 	tests := []struct {
-		name      string
-		mode      cdesim.PatchMode
-		patch     map[string]any
+		name     string
+		mode     cdesim.PatchMode
+		patch    map[string]any
 		wantConf string // JSON of spark.conf after the patch
 	}{
 		{"merge patch merges nested objects", cdesim.PatchMerge,
