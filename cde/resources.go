@@ -71,12 +71,16 @@ func (c *JobsClient) DeleteResourceFile(ctx context.Context, resource, filePath 
 // "lib/dep.jar") in the resource: PUT /resources/{resource}/{filePath},
 // multipart/form-data with one part "file".
 //
-// content is streamed, never held in memory. size is its length in bytes
-// when known (the request then has a Content-Length and a short read is an
-// error) or -1 (chunked transfer). A 401 is retried with a fresh token only
-// if content is an io.Seeker (it is rewound); otherwise the token is
-// invalidated and the 401 returned, and the caller retries with a new
-// reader.
+// content is streamed, never held in memory, and not read any more once
+// UploadFile has returned. size is its length in bytes when known (the
+// request then has a Content-Length and a short read is an error) or -1
+// (chunked transfer).
+//
+// A refused token (401) is refreshed and the upload sent once more when
+// content is an io.Seeker (it is rewound to where it was). A plain reader
+// cannot be sent twice, so for one the token is first proven with a small
+// GET of the resource (which also turns a missing resource into
+// ErrNotFound before any content is read).
 func (c *JobsClient) UploadFile(ctx context.Context, resource, filePath string, content io.Reader, size int64) error {
 	const op = "uploadFile"
 	r, err := escapeName("resource name", resource)
@@ -114,6 +118,12 @@ func (c *JobsClient) UploadFile(ctx context.Context, resource, filePath string, 
 	if seeker != nil {
 		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
 			seeker = nil
+		}
+	}
+	if seeker == nil {
+		probe := vcCall{op: op, method: http.MethodGet, path: "/resources/" + r, query: url.Values{"includeFiles": {"false"}}}
+		if err := c.do(ctx, probe, nil); err != nil {
+			return err
 		}
 	}
 	call.rewind = func() error {

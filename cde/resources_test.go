@@ -63,8 +63,9 @@ type uploadServer struct {
 	uploads  []receivedUpload
 	sawFirst chan struct{} // closed when the first content byte arrives
 	first    sync.Once
-	status   func(attempt int) int
-	broken   bool // uploads are expected to be cut short
+	refused  func(method, auth string) bool // answer 401
+	broken   bool                           // uploads are expected to be cut short
+	requests []string                       // "METHOD auth" of every request
 }
 
 type receivedUpload struct {
@@ -78,17 +79,17 @@ type receivedUpload struct {
 }
 
 func (u *uploadServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	auth := r.Header.Get("Authorization")
 	u.mu.Lock()
-	attempt := len(u.uploads) + 1
+	u.requests = append(u.requests, r.Method+" "+auth)
 	u.mu.Unlock()
-	if u.status != nil {
-		if s := u.status(attempt); s != http.StatusOK {
-			u.mu.Lock()
-			u.uploads = append(u.uploads, receivedUpload{auth: r.Header.Get("Authorization")})
-			u.mu.Unlock()
-			w.WriteHeader(s)
-			return
-		}
+	if u.refused != nil && u.refused(r.Method, auth) {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if r.Method == http.MethodGet {
+		_, _ = io.WriteString(w, `{"name":"r","type":"files"}`)
+		return
 	}
 	got := receivedUpload{path: r.URL.EscapedPath(), contentLength: r.ContentLength, auth: r.Header.Get("Authorization")}
 	got.chunked = len(r.TransferEncoding) > 0 && r.TransferEncoding[0] == "chunked"
@@ -233,45 +234,60 @@ func (r *recordingTokens) Invalidate(tok string) {
 
 func TestUploadFileAfter401(t *testing.T) {
 	payload := bytes.Repeat([]byte("spark"), 100_000)
+	seekable := func() io.Reader {
+		r := bytes.NewReader(append([]byte("skipped-prefix"), payload...))
+		_, _ = r.Seek(int64(len("skipped-prefix")), io.SeekStart) // uploads from the current position
+		return r
+	}
+	plain := func() io.Reader { return io.MultiReader(bytes.NewReader(payload)) }
+	staleFirst := func(_, auth string) bool { return auth == "Bearer tok-1" }
 	tests := []struct {
-		name        string
-		content     func() io.Reader
-		wantErr     error
-		wantUploads int
+		name         string
+		content      func() io.Reader
+		refused      func(method, auth string) bool
+		wantErr      error
+		wantRequests []string
+		wantUpload   bool
 	}{
-		{"a seekable content is rewound and resent with a fresh token", func() io.Reader {
-			r := bytes.NewReader(append([]byte("skipped-prefix"), payload...))
-			_, _ = r.Seek(int64(len("skipped-prefix")), io.SeekStart) // uploads from the current position
-			return r
-		}, nil, 2},
-		{"a plain reader cannot be resent: the 401 is returned, the token dropped", func() io.Reader {
-			return io.MultiReader(bytes.NewReader(payload))
-		}, ErrUnauthorized, 1},
+		{"seekable content is rewound and resent with a fresh token", seekable, staleFirst, nil,
+			[]string{"PUT Bearer tok-1", "PUT Bearer tok-2"}, true},
+		{"a plain reader waits for a token proven by a GET", plain, staleFirst, nil,
+			[]string{"GET Bearer tok-1", "GET Bearer tok-2", "PUT Bearer tok-2"}, true},
+		{"a plain reader is not read when no token is accepted", plain, func(string, string) bool { return true }, ErrUnauthorized,
+			[]string{"GET Bearer tok-1", "GET Bearer tok-2"}, false},
+		{"seekable content refused twice gives up", seekable, func(string, string) bool { return true }, ErrUnauthorized,
+			[]string{"PUT Bearer tok-1", "PUT Bearer tok-2"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tokens := &recordingTokens{}
 			u, c := startUploadServer(t, tokens)
-			u.status = func(attempt int) int {
-				if attempt == 1 {
-					return http.StatusUnauthorized
-				}
-				return http.StatusOK
-			}
-			err := c.UploadFile(context.Background(), "r", "a.py", tt.content(), int64(len(payload)))
+			u.refused = tt.refused
+			content := tt.content()
+			err := c.UploadFile(context.Background(), "r", "a.py", content, int64(len(payload)))
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
-			got := u.received()
-			if len(got) != tt.wantUploads {
-				t.Fatalf("%d requests, want %d", len(got), tt.wantUploads)
+			u.mu.Lock()
+			assertEqual(t, "requests", u.requests, tt.wantRequests)
+			u.mu.Unlock()
+			if tt.wantErr != nil && IsTransient(err) {
+				t.Error("a refused token must not be transient")
 			}
-			assertEqual(t, "invalidated", tokens.invalidated, []string{"tok-1"})
-			if tt.wantUploads == 2 {
-				last := got[1]
-				if last.auth != "Bearer tok-2" || last.size != int64(len(payload)) || last.sum != sha256.Sum256(payload) {
-					t.Errorf("retried upload = %+v", last)
+			got := u.received()
+			if !tt.wantUpload {
+				if len(got) != 0 {
+					t.Errorf("uploads = %+v", got)
 				}
+				if _, ok := content.(io.Seeker); !ok {
+					if rest, _ := io.ReadAll(content); len(rest) != len(payload) {
+						t.Errorf("%d bytes of the plain reader were consumed", len(payload)-len(rest))
+					}
+				}
+				return
+			}
+			if len(got) != 1 || got[0].size != int64(len(payload)) || got[0].sum != sha256.Sum256(payload) {
+				t.Errorf("uploads = %+v", got)
 			}
 		})
 	}
