@@ -28,6 +28,7 @@ type CDPConfig struct {
 	Now func() time.Time
 }
 
+// String shows the configuration with the private key redacted.
 func (c CDPConfig) String() string {
 	return fmt.Sprintf("cde.CDPConfig{Endpoint: %q, AccessKeyID: %q, PrivateKey: %s}", c.Endpoint, c.AccessKeyID, redactedIfSet(c.PrivateKey))
 }
@@ -92,6 +93,7 @@ func NewCDPClient(cfg CDPConfig) (*CDPClient, error) {
 	return c, nil
 }
 
+// String names the client by its endpoint.
 func (c *CDPClient) String() string { return "cde.CDPClient{" + c.endpoint + "}" }
 
 // GoString keeps %#v from walking into the signer.

@@ -66,8 +66,14 @@
 //   - Resource files: "sizeBytes" (CLI shape), "size" also accepted.
 //   - Upload: one part named "file", filename = base name of the path,
 //     Content-Type application/java-archive for .jar else text/plain (as
-//     witboost); the stored path is the URL's. GET /jobs is paged with
-//     limit=100&offset=N while meta.hasNext.
+//     witboost); the stored path is the URL's. The multipart framing is
+//     written by mime/multipart and spliced around the content with an
+//     io.MultiReader (streamed, no goroutine, Content-Length when the size
+//     is known). A 401 resends a seekable content after rewinding it; a
+//     plain reader cannot be resent, so its token is first proven by a GET
+//     of the resource.
+//   - GET /jobs is paged with limit=100&offset=N while meta.hasNext; a
+//     server that ignores offset is detected (same first job twice).
 //   - Path segments (job, resource, file path segments) are URL-escaped;
 //     empty, "." and ".." segments are refused.
 package cde

@@ -54,6 +54,7 @@ type APIError struct {
 	RetryAfter time.Duration // from a Retry-After header (429/503), 0 when absent
 }
 
+// Error renders every field but never a credential (none is kept).
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cde: %s: %s %s: %d %s", e.Op, e.Method, e.URL, e.Status, http.StatusText(e.Status))

@@ -44,6 +44,7 @@ func NewJobsClient(vcAPIURL string, tokens TokenSource, httpClient *http.Client)
 	return &JobsClient{base: u.String(), tokens: tokens, hc: defaultHTTPClient(httpClient), now: time.Now}, nil
 }
 
+// String names the client by its jobs API URL.
 func (c *JobsClient) String() string { return "cde.JobsClient{" + c.base + "}" }
 
 // GoString keeps %#v from walking into the token source.

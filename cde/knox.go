@@ -39,6 +39,7 @@ func (s StaticTokenSource) Token(context.Context) (string, error) { return strin
 // Invalidate does nothing: there is nothing to refresh.
 func (StaticTokenSource) Invalidate(string) {}
 
+// String redacts the token.
 func (StaticTokenSource) String() string { return "cde.StaticTokenSource(REDACTED)" }
 
 // GoString keeps %#v from printing the token.
@@ -61,6 +62,7 @@ type KnoxConfig struct {
 	Now func() time.Time
 }
 
+// String shows the configuration with the password redacted.
 func (c KnoxConfig) String() string {
 	return fmt.Sprintf("cde.KnoxConfig{User: %q, Password: %s}", c.User, redactedIfSet(c.Password))
 }
@@ -121,6 +123,7 @@ func NewKnoxTokenSource(cfg KnoxConfig) (*KnoxTokenSource, error) {
 	return k, nil
 }
 
+// String shows the user, never the password or a token.
 func (k *KnoxTokenSource) String() string {
 	return fmt.Sprintf("cde.KnoxTokenSource{User: %q, Password: REDACTED}", k.user)
 }

@@ -134,6 +134,7 @@ func StringToSign(method, contentType, date, path, authMethod string) string {
 	return strings.ToUpper(method) + "\n" + contentType + "\n" + date + "\n" + path + "\n" + authMethod
 }
 
+// String shows the access key id and method, never the private key.
 func (s *Signer) String() string {
 	if s == nil {
 		return "cde.Signer(nil)"
