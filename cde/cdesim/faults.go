@@ -132,11 +132,14 @@ func (f *faults) releaseAll() {
 	}
 }
 
-// FailNext makes the next n requests matching pattern fail with f before
-// reaching authentication or the handler. pattern is "[METHOD ]PATH" where
+// FailNext makes the next n requests matching pattern (every one until
+// ClearFaults when n is negative) fail with f before reaching
+// authentication or the handler. pattern is "[METHOD ]PATH" where
 // PATH is a path.Match glob and a trailing "/**" matches any remainder, e.g.
 // "POST /api/v1/de/listServices", "PUT /dex/api/v1/resources/**". Rules are
-// consumed in the order they were added. It panics on a malformed pattern.
+// consumed in the order they were added; patterns match on every host
+// (all virtual clusters share the /dex/api/v1 paths). It panics on a
+// malformed pattern.
 func (s *Sim) FailNext(pattern string, n int, f Failure) {
 	r := parseRoute(pattern)
 	if f.Status == 0 {
@@ -286,8 +289,10 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 			}
 		}
 		for _, fr := range s.faults.fails {
-			if fr.left > 0 && fr.route.match(r.Method, r.URL.Path) {
-				fr.left--
+			if fr.left != 0 && fr.route.match(r.Method, r.URL.Path) {
+				if fr.left > 0 {
+					fr.left--
+				}
 				f := fr.f
 				fail = &f
 				break

@@ -172,3 +172,13 @@ func TestMalformedPatternPanics(t *testing.T) {
 	}()
 	e.sim.FailNext("GET jobs", 1, cdesim.Failure{})
 }
+
+func TestNegativeCountFailsUntilCleared(t *testing.T) {
+	e := newEnv(t, cdesim.Options{})
+	e.sim.FailNext("POST /api/v1/de/*", -1, cdesim.Failure{Status: 500})
+	for range 3 {
+		wantStatus(t, e.cp(t, demoSigner, "de/listServices", map[string]any{}), 500)
+	}
+	e.sim.ClearFaults()
+	wantStatus(t, e.cp(t, demoSigner, "de/listServices", map[string]any{}), 200)
+}
