@@ -119,9 +119,9 @@ func (s *Sim) verifySignature(r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("x-altus-date %q is not an RFC 1123 GMT date", date)
 	}
-	if max := s.opts.MaxClockSkew; max > 0 {
-		if d := s.now().Sub(t); d > max || d < -max {
-			return fmt.Errorf("x-altus-date %q is more than %s away from the server time", date, max)
+	if limit := s.opts.MaxClockSkew; limit > 0 {
+		if d := s.now().Sub(t); d > limit || d < -limit {
+			return fmt.Errorf("x-altus-date %q is more than %s away from the server time", date, limit)
 		}
 	}
 	paths := []string{r.URL.EscapedPath()}

@@ -302,8 +302,8 @@ func (s *Sim) serve(ln net.Listener, target string, h http.Handler) {
 		return
 	}
 	s.servers = append(s.servers, srv)
+	s.wg.Add(1) // under mu, so never after Shutdown's Wait began
 	s.mu.Unlock()
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		_ = srv.ServeTLS(ln, "", "")
@@ -318,13 +318,18 @@ func (s *Sim) Shutdown(ctx context.Context) error {
 	s.closed = true
 	servers := append([]*http.Server(nil), s.servers...)
 	s.mu.Unlock()
-	var errs []error
-	for _, srv := range servers {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-			_ = srv.Close()
-		}
+	// In parallel: each HTTP/2 connection may take a second to go away.
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		wg.Go(func() {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs[i] = err
+				_ = srv.Close()
+			}
+		})
 	}
+	wg.Wait()
 	s.wg.Wait()
 	return errors.Join(errs...)
 }
