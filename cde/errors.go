@@ -136,6 +136,15 @@ func IsTransient(err error) bool {
 	return false
 }
 
+// RetryAfter is the delay a 429/503 answer in err's chain asked for
+// (Retry-After), or 0: a hint for the caller's backoff.
+func RetryAfter(err error) time.Duration {
+	if apiErr, ok := errors.AsType[*APIError](err); ok {
+		return apiErr.RetryAfter
+	}
+	return 0
+}
+
 func isCertificateError(err error) bool {
 	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
 		return true

@@ -61,6 +61,9 @@ func TestAPIErrorClassification(t *testing.T) {
 				apiErr.Method != "GET" || apiErr.URL != "/dex/api/v1/jobs/j" {
 				t.Errorf("APIError = %#v", *apiErr)
 			}
+			if got := RetryAfter(fmt.Errorf("activity: %w", err)); got != tt.retryAfter {
+				t.Errorf("RetryAfter through a wrap = %v, want %v", got, tt.retryAfter)
+			}
 			if IsTransient(err) != tt.transient {
 				t.Errorf("IsTransient = %v, want %v", IsTransient(err), tt.transient)
 			}
