@@ -110,6 +110,10 @@
 //     issuing service only (Options.TokensAcrossServices).
 //   - VC API error body {"message": "..."}; success codes 201 create/upload/run,
 //     200 PATCH, 204 DELETE, with empty bodies.
+//   - A VC not AppInstalled, or of a service not ClusterCreationCompleted,
+//     answers 503 on its jobs API; a deleted service's Knox answers 404.
+//   - Lists: limit defaults to 20 (at most 1000); meta.count is the number of
+//     matches, not the page size.
 //   - POST /jobs with an existing name: 409 (Options.DuplicateJobStatus).
 //   - PATCH /jobs/{name}: RFC 7386 merge patch, so conf keys left out of the
 //     body stay and null removes a field (Options.Patch: PatchReplace for
