@@ -247,9 +247,9 @@ func TestKnoxErrors(t *testing.T) {
 		{"no access_token is malformed", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, `{"token_type":"Bearer","expires_in":-1}`)
 		}, ErrMalformedResponse, func(err error) bool { return !IsTransient(err) }},
-		{"non-JSON success does not echo the body", func(w http.ResponseWriter, r *http.Request) {
+		{"non-JSON success is malformed and does not echo the body", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, `access_token=leaked-token-value`)
-		}, nil, func(err error) bool { return !strings.Contains(err.Error(), "leaked-token-value") }},
+		}, ErrMalformedResponse, func(err error) bool { return !strings.Contains(err.Error(), "leaked-token-value") && !IsTransient(err) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,7 +68,7 @@ func decodeJSON(body []byte, out any) error {
 		if errors.As(err, &syn) || errors.As(err, &typ) {
 			// The body is not echoed: it may be an HTML error page of a
 			// proxy, and for Knox it holds the token.
-			return fmt.Errorf("malformed JSON response: %w", err)
+			return fmt.Errorf("%w: %w", ErrMalformedResponse, err)
 		}
 		return err
 	}
