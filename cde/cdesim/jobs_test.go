@@ -114,6 +114,7 @@ func TestJobErrors(t *testing.T) {
 		{"patch renaming the job is 400", "PATCH", "/jobs/exists", rename, 400},
 		{"run of a missing job is 404", "POST", "/jobs/missing/run", nil, 404},
 		{"unknown endpoint is 404", "GET", "/nope", nil, 404},
+		{"known endpoint with another method is 405", "PUT", "/jobs/exists", nil, 405},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,6 +65,13 @@ func (s *Sim) vcHandler(c *vc) http.Handler {
 	mux.HandleFunc("PUT "+p+"/resources/{name}/{file...}", func(w http.ResponseWriter, r *http.Request) { s.uploadFile(w, r, c) })
 	mux.HandleFunc("GET "+p+"/resources/{name}/{file...}", func(w http.ResponseWriter, r *http.Request) { s.downloadFile(w, r, c) })
 	mux.HandleFunc("DELETE "+p+"/resources/{name}/{file...}", func(w http.ResponseWriter, r *http.Request) { s.deleteFile(w, r, c) })
+	// Known paths with another method: 405 in the API's error shape.
+	for _, path := range []string{"/info", "/jobs", "/jobs/{name}", "/jobs/{name}/run", "/job-runs", "/job-runs/{id}",
+		"/job-runs/{id}/kill", "/resources", "/resources/{name}", "/resources/{name}/{file...}"} {
+		mux.HandleFunc(p+path, func(w http.ResponseWriter, r *http.Request) {
+			writeVCError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeVCError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
