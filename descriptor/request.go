@@ -1,6 +1,9 @@
 package descriptor
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // DescriptorKind values of the Tech Adapter API 2.2.0. Only COMPONENT_DESCRIPTOR is served: a
 // Spark job is one component, and the Coordinator calls component tech adapters with it.
@@ -55,3 +58,31 @@ func (r Request) Check() (*Descriptor, Problems) {
 	}
 	return Check(r.Descriptor)
 }
+
+// CheckUnprovision checks what deleting a job depends on, and nothing else: the envelope, the
+// component and its specific (service, cluster, job name) and the job-name rule, which keeps an
+// unprovision from deleting a job that is not this component's. Problems of the job's
+// configuration or artifacts (a jar since deleted from S3, a memory setting) do not block it:
+// a job must stay removable whatever became of its definition.
+func (r Request) CheckUnprovision() (*Descriptor, Problems) {
+	if ps := r.CheckKind(); ps != nil {
+		return nil, ps
+	}
+	d, problems := Decode(r.Descriptor)
+	if d == nil {
+		return nil, problems
+	}
+	var kept Problems
+	for _, p := range problems {
+		inSpecific := p.Field == d.Path(FieldSpecific) || strings.HasPrefix(p.Field, d.Path(FieldSpecific)+".")
+		if !inSpecific || unprovisionFields[strings.TrimPrefix(p.Field, d.Path("")+".")] {
+			kept = append(kept, p)
+		}
+	}
+	v := &validator{d: d}
+	v.jobName()
+	return d, append(kept, v.problems...)
+}
+
+// unprovisionFields are the fields of the specific that unprovision reads.
+var unprovisionFields = map[string]bool{FieldCDEService: true, FieldCDECluster: true, FieldJobName: true}

@@ -216,3 +216,39 @@ func TestValidateAcceptsADescriptorThatCameThroughJSON(t *testing.T) {
 	require.Len(t, ps, 1)
 	assert.Equal(t, wl+"specific.jobName", ps[0].Field)
 }
+
+func TestUnprovisionIsBlockedOnlyByWhatDeletingNeeds(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(map[string]any)
+		field  string // "" when unprovision may go ahead
+	}{
+		{"a valid descriptor", func(map[string]any) {}, ""},
+		{"a jar location that is no longer valid", func(doc map[string]any) { specific(doc)["jar"] = "hdfs://x" }, ""},
+		{"a bad memory setting", func(doc map[string]any) { jobConfig(doc)["driverMemory"] = "2G" }, ""},
+		{"a wrongly typed jobConfig field", func(doc map[string]any) { jobConfig(doc)["driverCores"] = "two" }, ""},
+		{"a specific mixing kinds", func(doc map[string]any) { specific(doc)["pythonFile"] = "s3://a/b.py" }, ""},
+		{"a job name not following the convention", func(doc map[string]any) { specific(doc)["jobName"] = "other-job" }, wl + "specific.jobName"},
+		{"a missing service", func(doc map[string]any) { delete(specific(doc), "cdeService") }, wl + "specific.cdeService"},
+		{"a malformed component id", func(doc map[string]any) {
+			workload(doc)["id"] = "x"
+			doc["componentIdToProvision"] = "x"
+		}, wl + "id"},
+		{"a missing environment", func(doc map[string]any) { delete(dataProduct(doc), "environment") }, "dataProduct.environment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := descriptorDoc()
+			tt.change(doc)
+			req := descriptor.Request{DescriptorKind: descriptor.ComponentDescriptor, Descriptor: marshal(t, doc)}
+			d, problems := req.CheckUnprovision()
+			if tt.field == "" {
+				require.Empty(t, problems)
+				require.NotNil(t, d)
+				return
+			}
+			require.Len(t, problems, 1, "%v", problems)
+			assert.Equal(t, tt.field, problems[0].Field)
+		})
+	}
+}

@@ -1,0 +1,136 @@
+// Package activities holds one Temporal activity per external step of a provisioning: the CDP
+// service and virtual-cluster checks, the idbroker lookup, the S3 artifact checks, the CDE
+// resources, uploads and job. Activities are idempotent (they may run more than once), read
+// credentials only from the worker's configuration (never from their inputs, which are stored in
+// workflow history), and classify every failure as transient (retried by Temporal) or permanent
+// (a non-retryable application error a person can act on).
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/witboost-community/cde-spark-provisioner/cde"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+)
+
+// Activities holds the worker's clients. Workflows call its methods through a typed nil
+// receiver (var a *Activities), so signatures are checked at compile time.
+type Activities struct {
+	CDP *cde.CDPClient
+	// Tokens issues Knox tokens for the jobs API of each DE service.
+	Tokens *cde.KnoxTokenSource
+	// HTTP is the client of the jobs API (TLS verification always on).
+	HTTP *http.Client
+	// Store reads artifacts from S3.
+	Store ArtifactStore
+	// IDBrokerLookup sets spark.cde.idBrokerHosts from the datalake (CDE_IDBROKER_LOOKUP).
+	IDBrokerLookup bool
+	// UploadConcurrency bounds the S3 checks done in parallel.
+	StatConcurrency int
+}
+
+func (a *Activities) jobs(t Target) (*cde.JobsClient, error) {
+	c, err := cde.NewJobsClient(t.VcAPIURL, a.Tokens.ForHost(t.ClusterFqdn), a.HTTP)
+	if err != nil {
+		return nil, classify("jobs API of virtual cluster "+t.ClusterName, err)
+	}
+	return c, nil
+}
+
+// ResolveTarget finds the CDE service and virtual cluster by name and checks that both are
+// running. Missing or not running is an answer (Resolution.Problems, with the reference's six
+// messages), not an error: validation reports it, and unprovision skips. Only a failure to ask
+// CDP is an error, transient ones retried, so a CDP outage is never mistaken for "not found".
+func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolution, error) {
+	var res Resolution
+	svc, err := a.CDP.FindService(ctx, in.Service)
+	switch {
+	case errors.Is(err, cde.ErrNotFound):
+		res.Problems = append(res.Problems, descriptor.ServiceNotFound.At(in.ServiceField, fmt.Sprintf("no service named %q", in.Service)))
+		return res, nil
+	case err != nil:
+		return res, classify("list CDE services", err)
+	}
+	switch svc.Status {
+	case cde.ServiceStatusRunning:
+	case cde.ServiceStatusDeleted:
+		res.Problems = append(res.Problems, descriptor.ServiceRecentlyDeleted.At(in.ServiceField, fmt.Sprintf("service %q (%s)", in.Service, svc.ClusterID)))
+		return res, nil
+	default:
+		res.Problems = append(res.Problems, descriptor.ServiceNotRunning.At(in.ServiceField, fmt.Sprintf("service %q is %s", in.Service, orUnknown(svc.Status))))
+		return res, nil
+	}
+	desc, err := a.CDP.DescribeService(ctx, svc.ClusterID)
+	if err != nil {
+		return res, classify("describe CDE service "+in.Service, err)
+	}
+	res.Target = Target{
+		ServiceName:    in.Service,
+		ServiceID:      svc.ClusterID,
+		EnvironmentCRN: desc.EnvironmentCrn,
+		ClusterFqdn:    desc.ClusterFqdn,
+		ClusterName:    in.Cluster,
+	}
+
+	vc, err := a.CDP.FindVc(ctx, svc.ClusterID, in.Cluster)
+	switch {
+	case errors.Is(err, cde.ErrNotFound):
+		res.Problems = append(res.Problems, descriptor.ClusterNotFound.At(in.ClusterField, fmt.Sprintf("no virtual cluster named %q in service %q", in.Cluster, in.Service)))
+		return res, nil
+	case err != nil:
+		return res, classify("list virtual clusters of "+in.Service, err)
+	}
+	switch vc.Status {
+	case cde.VcStatusRunning:
+	case cde.VcStatusDeleted:
+		res.Problems = append(res.Problems, descriptor.ClusterRecentlyDeleted.At(in.ClusterField, fmt.Sprintf("virtual cluster %q (%s)", in.Cluster, vc.VcID)))
+		return res, nil
+	default:
+		res.Problems = append(res.Problems, descriptor.ClusterNotActive.At(in.ClusterField, fmt.Sprintf("virtual cluster %q is %s", in.Cluster, orUnknown(vc.Status))))
+		return res, nil
+	}
+	vcd, err := a.CDP.DescribeVc(ctx, svc.ClusterID, vc.VcID)
+	if err != nil {
+		return res, classify("describe virtual cluster "+in.Cluster, err)
+	}
+	res.Target.VcID = vc.VcID
+	res.Target.VcAPIURL = vcd.VcAPIURL
+	res.Target.VcUIURL = firstNonEmpty(vcd.VcUIURL, vc.VcUIURL)
+	if res.Target.VcAPIURL == "" || res.Target.ClusterFqdn == "" {
+		return res, classify("describe virtual cluster "+in.Cluster,
+			fmt.Errorf("CDP reports no jobs API URL or service host for a running virtual cluster: %w", cde.ErrMalformedResponse))
+	}
+	return res, nil
+}
+
+func orUnknown(status string) string {
+	if status == "" {
+		return "in an unknown state"
+	}
+	return status
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// IDBrokerHosts returns the private IPs of the idbroker instances of the service's datalake, for
+// spark.cde.idBrokerHosts, or nothing when the lookup is switched off (CDE_IDBROKER_LOOKUP).
+func (a *Activities) IDBrokerHosts(ctx context.Context, t Target) ([]string, error) {
+	if !a.IDBrokerLookup {
+		return nil, nil
+	}
+	hosts, err := a.CDP.IDBrokerHosts(ctx, t.EnvironmentCRN)
+	if err != nil {
+		return nil, classify(fmt.Sprintf("idbroker hosts of the datalake of service %s (set CDE_IDBROKER_LOOKUP=false to skip)", t.ServiceName), err)
+	}
+	return hosts, nil
+}

@@ -1,0 +1,58 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/witboost-community/cde-spark-provisioner/cde"
+)
+
+// Application error types set by activities. They are part of the contract with the workflows
+// and the API (which maps them to answers), so they never change meaning.
+const (
+	// ErrTypeTransient marks a failure worth retrying: 5xx, 429, timeouts, connection errors.
+	ErrTypeTransient = "Transient"
+	// ErrTypeCDE is a permanent refusal of CDP or CDE (a 4xx other than auth, a malformed
+	// answer): retrying cannot help, a person must act.
+	ErrTypeCDE = "CDERefused"
+	// ErrTypeAuth is a 401/403 of CDP, Knox or CDE: the provisioner's credentials or roles.
+	ErrTypeAuth = "CDEAuth"
+	// ErrTypeS3 is a permanent S3 failure (access denied, an object that changed under us).
+	ErrTypeS3 = "S3Refused"
+)
+
+// transientChecker says whether an error of one of the outside systems is worth a retry.
+type transientChecker func(error) bool
+
+// classify turns an error of CDP, CDE or S3 into what Temporal needs to decide on retries:
+// transient failures stay retryable (honouring Retry-After), everything else becomes a
+// non-retryable application error whose message says what failed. The messages of package cde
+// and of the S3 store never contain credentials, so they are safe for history.
+func classify(what string, err error, transient ...transientChecker) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	msg := fmt.Sprintf("%s: %v", what, err)
+	isTransient := cde.IsTransient(err)
+	for _, t := range transient {
+		isTransient = isTransient || t(err)
+	}
+	if isTransient {
+		opts := temporal.ApplicationErrorOptions{}
+		if apiErr, ok := errors.AsType[*cde.APIError](err); ok && apiErr.RetryAfter > 0 {
+			opts.NextRetryDelay = apiErr.RetryAfter
+		}
+		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeTransient, opts)
+	}
+	typ := ErrTypeCDE
+	if errors.Is(err, cde.ErrUnauthorized) || errors.Is(err, cde.ErrForbidden) {
+		typ = ErrTypeAuth
+	}
+	return temporal.NewNonRetryableApplicationError(msg, typ, nil)
+}

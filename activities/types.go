@@ -1,0 +1,103 @@
+package activities
+
+import "github.com/witboost-community/cde-spark-provisioner/descriptor"
+
+// Plain data exchanged between workflows and activities. Everything here ends up in workflow
+// history, so it holds names, ids and URLs, never a credential or file content.
+
+// Target is where a job lives, resolved from the CDP control plane.
+type Target struct {
+	ServiceName    string `json:"serviceName"`
+	ServiceID      string `json:"serviceId"` // the DE service's clusterId
+	EnvironmentCRN string `json:"environmentCrn,omitempty"`
+	// ClusterFqdn is the DE service's host, where its Knox gateway issues job API tokens.
+	ClusterFqdn string `json:"clusterFqdn"`
+	ClusterName string `json:"clusterName"`
+	VcID        string `json:"vcId"`
+	// VcAPIURL is the virtual cluster's jobs API base URL.
+	VcAPIURL string `json:"vcApiUrl"`
+	// VcUIURL is the virtual cluster's web UI, when CDP reports it.
+	VcUIURL string `json:"vcUiUrl,omitempty"`
+}
+
+// ResolveInput names the service and virtual cluster of a job, and the descriptor fields they
+// came from (so problems point at them).
+type ResolveInput struct {
+	Service      string `json:"service"`
+	Cluster      string `json:"cluster"`
+	ServiceField string `json:"serviceField"`
+	ClusterField string `json:"clusterField"`
+}
+
+// Resolution is the outcome of looking up the service and virtual cluster. Problems holds the
+// reference's six messages when either is missing or not running; Target is usable only when
+// there are no problems.
+type Resolution struct {
+	Target   Target              `json:"target"`
+	Problems descriptor.Problems `json:"problems,omitempty"`
+}
+
+// ArtifactsCheck is the outcome of checking that a job's artifacts exist on S3.
+type ArtifactsCheck struct {
+	Problems descriptor.Problems `json:"problems,omitempty"`
+	Objects  []ArtifactObject    `json:"objects,omitempty"`
+}
+
+// ArtifactObject is an artifact as found on S3.
+type ArtifactObject struct {
+	Artifact descriptor.Artifact `json:"artifact"`
+	Size     int64               `json:"size"`
+	ETag     string              `json:"etag,omitempty"`
+}
+
+// ResourceInput identifies a CDE resource of a virtual cluster.
+type ResourceInput struct {
+	Target Target `json:"target"`
+	Name   string `json:"name"`
+	// Type is files or python-env.
+	Type string `json:"type"`
+	// PythonVersion is set for python-env resources.
+	PythonVersion string `json:"pythonVersion,omitempty"`
+}
+
+// UploadInput is one file to stream from S3 into a CDE resource.
+type UploadInput struct {
+	Target   Target         `json:"target"`
+	Resource string         `json:"resource"`
+	Object   ArtifactObject `json:"object"`
+}
+
+// UploadResult says what the upload did.
+type UploadResult struct {
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
+}
+
+// JobInput is the job to create or update, as the descriptor defines it.
+type JobInput struct {
+	Target        Target              `json:"target"`
+	Specific      descriptor.Specific `json:"specific"`
+	IDBrokerHosts []string            `json:"idBrokerHosts,omitempty"`
+}
+
+// JobInfo is the job as CDE holds it after an upsert.
+type JobInfo struct {
+	Name      string   `json:"name"`
+	Created   bool     `json:"created"` // false when an existing job was updated
+	Type      string   `json:"type,omitempty"`
+	File      string   `json:"file,omitempty"`
+	Resources []string `json:"resources,omitempty"`
+	Schedule  string   `json:"schedule,omitempty"`
+	Modified  string   `json:"modified,omitempty"`
+}
+
+// DeleteInput names something to delete in a virtual cluster.
+type DeleteInput struct {
+	Target Target `json:"target"`
+	Name   string `json:"name"`
+}
+
+// DeleteResult says whether there was something to delete.
+type DeleteResult struct {
+	Deleted bool `json:"deleted"` // false when it was already gone
+}

@@ -1,0 +1,67 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/witboost-community/cde-spark-provisioner/activities"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+)
+
+// SkippedPrefix starts the result of an unprovision that found the service or virtual cluster
+// gone or not active: there is nothing it can delete, and the Coordinator must not be blocked.
+const SkippedPrefix = "Unprovision skipped"
+
+// Unprovision deletes the Spark job and its resources. When the service or virtual cluster is
+// missing or not active it completes as skipped, with the reasons; a failure to ask CDP is
+// retried and never taken for "missing". Deleting what is already gone is success. Artifacts are
+// not checked: a job must be removable after its jar was deleted from S3.
+func Unprovision(ctx workflow.Context, in Input) (Result, error) {
+	r := newRun(ctx, OpUnprovision, in)
+	s := in.Descriptor.Component.Specific
+
+	r.step("unprovision", fmt.Sprintf("Checking CDE service %s and virtual cluster %s", s.CDEService, s.CDECluster))
+	var res activities.Resolution
+	if err := workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput()).Get(ctx, &res); err != nil {
+		return Result{}, r.failed("unprovision", "checking the CDE service and virtual cluster failed", err)
+	}
+	if len(res.Problems) > 0 {
+		msg := SkippedPrefix + ": " + strings.Join(res.Problems.Messages(), "; ")
+		r.note("WARNING", "unprovision", msg)
+		return Result{Operation: OpUnprovision, Message: msg, Skipped: true, Problems: res.Problems, Logs: r.logs}, nil
+	}
+	t := res.Target
+	if in.RemoveData {
+		r.note("INFO", "unprovision", "removeData is set: a Spark job holds no data of its own, its S3 artifacts are left untouched")
+	}
+
+	r.step("unprovision", "Deleting job "+s.JobName)
+	var del activities.DeleteResult
+	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteJob, activities.DeleteInput{Target: t, Name: s.JobName}).Get(ctx, &del); err != nil {
+		return Result{}, r.failed("unprovision", "deleting job "+s.JobName+" failed", err)
+	}
+	jobWas := "deleted"
+	if !del.Deleted {
+		jobWas = "already absent"
+		r.note("INFO", "unprovision", "Job "+s.JobName+" was already absent")
+	}
+
+	// Both resources, whatever the job kind: a job that changed kind may have left the other.
+	for _, name := range []string{descriptor.MainResourceName(s.JobName), descriptor.PyEnvResourceName(s.JobName)} {
+		r.step("unprovision", "Deleting resource "+name)
+		var rd activities.DeleteResult
+		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: t, Name: name}).Get(ctx, &rd); err != nil {
+			return Result{}, r.failed("unprovision", "deleting resource "+name+" failed", err)
+		}
+	}
+
+	r.step("unprovision", "Confirming job "+s.JobName+" is gone")
+	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.ConfirmJobGone, activities.DeleteInput{Target: t, Name: s.JobName}).Get(ctx, nil); err != nil {
+		return Result{}, r.failed("unprovision", "confirming job "+s.JobName+" is gone failed", err)
+	}
+	msg := fmt.Sprintf("Spark job %s %s from virtual cluster %s of CDE service %s", s.JobName, jobWas, t.ClusterName, t.ServiceName)
+	r.step("unprovision", msg)
+	return Result{Operation: OpUnprovision, Message: msg, Logs: r.logs}, nil
+}

@@ -1,0 +1,213 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/witboost-community/cde-spark-provisioner/activities"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+	"github.com/witboost-community/cde-spark-provisioner/workflows"
+)
+
+var a *activities.Activities
+
+const sparkJob = `dataProduct:
+  id: urn:dmb:dp:finance:cashflow:0
+  environment: development
+  components:
+    - kind: workload
+      id: urn:dmb:cmp:finance:cashflow:0:spark-wl
+      specific:
+        cdeService: cde-dev
+        cdeCluster: vc-dev
+        jobName: finance-cashflow-0-spark-wl-development
+        jar: s3://artifacts/app.jar
+        className: com.example.App
+        jobConfig:
+          dependencies: [s3://artifacts/libs/dep.jar]
+componentIdToProvision: urn:dmb:cmp:finance:cashflow:0:spark-wl
+`
+
+func input(t *testing.T, text string) workflows.Input {
+	t.Helper()
+	d, problems := descriptor.Check(text)
+	require.Empty(t, problems)
+	return workflows.Input{Descriptor: *d}
+}
+
+var target = activities.Target{
+	ServiceName: "cde-dev", ServiceID: "cluster-1", ClusterFqdn: "svc.example.com", ClusterName: "vc-dev",
+	VcID: "dex-app-1", VcAPIURL: "https://vc.example.com/dex/api/v1", VcUIURL: "https://vc.example.com/ui",
+}
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	workflows.Register(env)
+	t.Cleanup(func() { env.AssertExpectations(t) })
+	return env
+}
+
+func objects(in workflows.Input) []activities.ArtifactObject {
+	var out []activities.ArtifactObject
+	for _, art := range in.Descriptor.Artifacts() {
+		out = append(out, activities.ArtifactObject{Artifact: art, Size: 10, ETag: "e"})
+	}
+	return out
+}
+
+func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil).Once()
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
+	env.OnActivity(a.IDBrokerHosts, mock.Anything, target).Return([]string{"10.0.0.2", "10.0.0.1"}, nil).Once()
+	env.OnActivity(a.EnsureResource, mock.Anything, activities.ResourceInput{Target: target, Name: descriptor.MainResourceName("finance-cashflow-0-spark-wl-development"), Type: "files"}).Return(true, nil).Once()
+	env.OnActivity(a.UploadArtifact, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.UploadInput) (activities.UploadResult, error) {
+		return activities.UploadResult{Path: in.Object.Artifact.Location.Basename(), Bytes: in.Object.Size}, nil
+	}).Twice()
+	env.OnActivity(a.UpsertJob, mock.Anything, mock.MatchedBy(func(in activities.JobInput) bool {
+		return in.Specific.JobName == "finance-cashflow-0-spark-wl-development" && len(in.IDBrokerHosts) == 2
+	})).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development", Created: true}, nil).Once()
+
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, "Spark job finance-cashflow-0-spark-wl-development created in virtual cluster vc-dev of CDE service cde-dev", res.Message)
+	assert.Equal(t, "jobName", res.PublicInfo[0].Key)
+	assert.Contains(t, res.PublicInfo, workflows.InfoEntry{Key: "virtualClusterUi", Type: "link", Label: "Jobs UI", Value: "Open the virtual cluster in CDE", Href: target.VcUIURL})
+	assert.Equal(t, "[10.0.0.1 10.0.0.2]", res.PrivateInfo["idBrokerHosts"])
+	assert.Equal(t, target.VcAPIURL, res.PrivateInfo["vcApiUrl"])
+	assert.NotEmpty(t, res.PrivateInfo["runId"])
+	assert.GreaterOrEqual(t, len(res.Logs), 5)
+}
+
+func TestProvisionRefusesWithEveryProblemOfTheChecks(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	svc := descriptor.ServiceNotRunning.At(in.Descriptor.Path(descriptor.FieldCDEService))
+	missing := descriptor.ArtifactNotFound(in.Descriptor.Artifacts()[1])
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Problems: descriptor.Problems{svc}}, nil)
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Problems: descriptor.Problems{missing}}, nil)
+
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	assert.Equal(t, workflows.ErrTypeInvalid, appErr.Type())
+	var failure workflows.Failure
+	require.NoError(t, appErr.Details(&failure))
+	assert.Equal(t, descriptor.Problems{svc, missing}, failure.Problems)
+	assert.NotEmpty(t, failure.Logs)
+}
+
+func TestProvisionFailsNamingTheFileWhenAnUploadFailsForGood(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
+	env.OnActivity(a.EnsureResource, mock.Anything, mock.Anything).Return(false, nil)
+	env.OnActivity(a.UploadArtifact, mock.Anything, mock.Anything).Return(activities.UploadResult{},
+		temporal.NewNonRetryableApplicationError("upload dep.jar to resource x: 403 Forbidden", activities.ErrTypeAuth, nil))
+
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	err := env.GetWorkflowError()
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	assert.Equal(t, workflows.ErrTypeFailed, appErr.Type())
+	assert.Contains(t, appErr.Error(), "uploading s3://artifacts/app.jar failed: upload dep.jar to resource x: 403 Forbidden")
+}
+
+func TestUnprovisionIsSkippedWithTheReasonsWhenTheClusterIsGone(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	gone := descriptor.ClusterRecentlyDeleted.At(in.Descriptor.Path(descriptor.FieldCDECluster))
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Problems: descriptor.Problems{gone}}, nil)
+
+	env.ExecuteWorkflow(workflows.UnprovisionName, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.True(t, res.Skipped)
+	assert.Equal(t, "Unprovision skipped: CDE Virtual Cluster was recently deleted", res.Message)
+}
+
+func TestUnprovisionDeletesJobAndBothResources(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	job := "finance-cashflow-0-spark-wl-development"
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.DeleteJob, mock.Anything, activities.DeleteInput{Target: target, Name: job}).Return(activities.DeleteResult{Deleted: false}, nil).Once()
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.MainResourceName(job)}).Return(activities.DeleteResult{Deleted: true}, nil).Once()
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvResourceName(job)}).Return(activities.DeleteResult{}, nil).Once()
+	env.OnActivity(a.ConfirmJobGone, mock.Anything, mock.Anything).Return(nil).Once()
+
+	env.ExecuteWorkflow(workflows.UnprovisionName, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.False(t, res.Skipped)
+	assert.Equal(t, "Spark job "+job+" already absent from virtual cluster vc-dev of CDE service cde-dev", res.Message)
+}
+
+func TestUnprovisionRetriesATransientCDPErrorInsteadOfSkipping(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{},
+		temporal.NewApplicationError("list CDE services: 503", activities.ErrTypeTransient)).Times(2)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil).Once()
+	env.OnActivity(a.DeleteJob, mock.Anything, mock.Anything).Return(activities.DeleteResult{Deleted: true}, nil)
+	env.OnActivity(a.DeleteResource, mock.Anything, mock.Anything).Return(activities.DeleteResult{Deleted: true}, nil)
+	env.OnActivity(a.ConfirmJobGone, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(workflows.UnprovisionName, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.False(t, res.Skipped)
+	assert.True(t, strings.HasPrefix(res.Message, "Spark job finance-cashflow-0-spark-wl-development deleted"))
+}
+
+func TestValidateReportsCDEStaticAndArtifactProblemsTogether(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	static := descriptor.Problem{Field: "x", Message: "static", Solution: "Fix."}
+	in.Problems = descriptor.Problems{static}
+	svc := descriptor.ServiceNotFound.At("s")
+	missing := descriptor.ArtifactNotFound(in.Descriptor.Artifacts()[0])
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Problems: descriptor.Problems{svc}}, nil)
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Problems: descriptor.Problems{missing}}, nil)
+
+	env.ExecuteWorkflow(workflows.ValidateName, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.False(t, res.Valid)
+	assert.Equal(t, descriptor.Problems{svc, static, missing}, res.Problems)
+}
+
+func TestWorkflowIDs(t *testing.T) {
+	assert.Equal(t, "cde-spark/development/urn:dmb:cmp:finance:cashflow:0:spark-wl",
+		workflows.ComponentWorkflowID("development", "urn:dmb:cmp:finance:cashflow:0:spark-wl"))
+	assert.Equal(t, "cde-spark-validate/production/urn:dmb:cmp:a:b:0:c/0123456789abcdef",
+		workflows.ValidateWorkflowID("production", "urn:dmb:cmp:a:b:0:c", "0123456789abcdef0123"))
+	assert.True(t, workflows.IsOwnWorkflowID(workflows.ComponentWorkflowID("d", "x")))
+	assert.False(t, workflows.IsOwnWorkflowID("billing/42"))
+}
