@@ -36,6 +36,10 @@ func (c CDPConfig) String() string {
 // GoString keeps %#v from printing the private key.
 func (c CDPConfig) GoString() string { return c.String() }
 
+// Format prints the redacted String form for every verb, so that no verb,
+// not even a wrong one, makes fmt print the fields.
+func (c CDPConfig) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
+
 // LogValue redacts the private key in slog output.
 func (c CDPConfig) LogValue() slog.Value {
 	return slog.GroupValue(
@@ -98,6 +102,10 @@ func (c *CDPClient) String() string { return "cde.CDPClient{" + c.endpoint + "}"
 
 // GoString keeps %#v from walking into the signer.
 func (c *CDPClient) GoString() string { return c.String() }
+
+// Format prints the redacted String form for every verb, so that no verb,
+// not even a wrong one, makes fmt print the fields.
+func (c *CDPClient) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
 
 // call POSTs in as JSON to /api/v1/{service}/{op} and decodes a 200 answer
 // into out. Every other status becomes an *APIError.

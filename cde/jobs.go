@@ -50,6 +50,10 @@ func (c *JobsClient) String() string { return "cde.JobsClient{" + c.base + "}" }
 // GoString keeps %#v from walking into the token source.
 func (c *JobsClient) GoString() string { return c.String() }
 
+// Format prints the redacted String form for every verb, so that no verb,
+// not even a wrong one, makes fmt print the fields.
+func (c *JobsClient) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
+
 // vcCall is one request of the jobs API.
 type vcCall struct {
 	op, method  string

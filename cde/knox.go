@@ -45,6 +45,10 @@ func (StaticTokenSource) String() string { return "cde.StaticTokenSource(REDACTE
 // GoString keeps %#v from printing the token.
 func (s StaticTokenSource) GoString() string { return s.String() }
 
+// Format prints the redacted String form for every verb, so that no verb,
+// not even a wrong one, makes fmt print the fields.
+func (s StaticTokenSource) Format(f fmt.State, verb rune) { formatRedacted(f, verb, s.String()) }
+
 // LogValue redacts the token in slog output.
 func (StaticTokenSource) LogValue() slog.Value { return slog.StringValue(redacted) }
 
@@ -70,6 +74,10 @@ func (c KnoxConfig) String() string {
 // GoString keeps %#v from printing the password.
 func (c KnoxConfig) GoString() string { return c.String() }
 
+// Format prints the redacted String form for every verb, so that no verb,
+// not even a wrong one, makes fmt print the fields.
+func (c KnoxConfig) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
+
 // LogValue redacts the password in slog output.
 func (c KnoxConfig) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("user", c.User), slog.String("password", redactedIfSet(c.Password)))
@@ -80,14 +88,18 @@ func (c KnoxConfig) LogValue() slog.Value {
 // expires. It is safe for concurrent use: concurrent callers for one host
 // share a single fetch.
 type KnoxTokenSource struct {
-	user, password string
-	hc             *http.Client
-	margin         time.Duration
-	now            func() time.Time
+	// creds is behind a pointer so that fmt's reflection (e.g. a bad verb
+	// on a value holding this source) prints an address, not the password.
+	creds  *basicAuth
+	hc     *http.Client
+	margin time.Duration
+	now    func() time.Time
 
 	mu    sync.Mutex
 	hosts map[string]*knoxHost
 }
+
+type basicAuth struct{ user, password string }
 
 // knoxHost is the cache of one service host.
 type knoxHost struct {
@@ -107,12 +119,11 @@ func NewKnoxTokenSource(cfg KnoxConfig) (*KnoxTokenSource, error) {
 		return nil, errors.New("cde: Knox token source needs the workload user and password")
 	}
 	k := &KnoxTokenSource{
-		user:     cfg.User,
-		password: cfg.Password,
-		hc:       defaultHTTPClient(cfg.HTTPClient),
-		margin:   cfg.RefreshMargin,
-		now:      cfg.Now,
-		hosts:    map[string]*knoxHost{},
+		creds:  &basicAuth{user: cfg.User, password: cfg.Password},
+		hc:     defaultHTTPClient(cfg.HTTPClient),
+		margin: cfg.RefreshMargin,
+		now:    cfg.Now,
+		hosts:  map[string]*knoxHost{},
 	}
 	if k.margin <= 0 {
 		k.margin = DefaultKnoxRefreshMargin
@@ -125,15 +136,19 @@ func NewKnoxTokenSource(cfg KnoxConfig) (*KnoxTokenSource, error) {
 
 // String shows the user, never the password or a token.
 func (k *KnoxTokenSource) String() string {
-	return fmt.Sprintf("cde.KnoxTokenSource{User: %q, Password: REDACTED}", k.user)
+	return fmt.Sprintf("cde.KnoxTokenSource{User: %q, Password: REDACTED}", k.creds.user)
 }
 
 // GoString keeps %#v from printing the password and cached tokens.
 func (k *KnoxTokenSource) GoString() string { return k.String() }
 
+// Format prints the redacted String form for every verb, so that no verb,
+// not even a wrong one, makes fmt print the fields.
+func (k *KnoxTokenSource) Format(f fmt.State, verb rune) { formatRedacted(f, verb, k.String()) }
+
 // LogValue redacts the password in slog output.
 func (k *KnoxTokenSource) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("user", k.user), slog.String("password", redacted))
+	return slog.GroupValue(slog.String("user", k.creds.user), slog.String("password", redacted))
 }
 
 // ForHost binds the source to one service host (ServiceDescription's
@@ -149,6 +164,10 @@ type knoxHostSource struct {
 
 func (s knoxHostSource) Token(ctx context.Context) (string, error) { return s.k.Token(ctx, s.host) }
 func (s knoxHostSource) Invalidate(token string)                   { s.k.invalidate(s.host, token) }
+func (s knoxHostSource) String() string                            { return "cde.KnoxTokenSource.ForHost(" + s.host + ")" }
+func (s knoxHostSource) GoString() string                          { return s.String() }
+func (s knoxHostSource) LogValue() slog.Value                      { return slog.StringValue(s.String()) }
+func (s knoxHostSource) Format(f fmt.State, verb rune)             { formatRedacted(f, verb, s.String()) }
 
 // Token returns a valid token for the CDE service at clusterFqdn (a host,
 // optionally with a port; an https:// URL is accepted too), from the cache
@@ -256,7 +275,7 @@ func (k *KnoxTokenSource) fetch(ctx context.Context, host string) (string, int64
 	if err != nil {
 		return "", 0, fmt.Errorf("cde: %s: %w", op, err)
 	}
-	req.SetBasicAuth(k.user, k.password)
+	req.SetBasicAuth(k.creds.user, k.creds.password)
 	req.Header.Set("Accept", "application/json")
 	resp, err := k.hc.Do(req)
 	if err != nil {

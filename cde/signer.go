@@ -12,8 +12,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -145,6 +147,10 @@ func (s *Signer) String() string {
 // GoString keeps %#v from printing the key material held in closures' captures.
 func (s *Signer) GoString() string { return s.String() }
 
+// Format prints the redacted String form for every verb, so that no verb,
+// not even a wrong one, makes fmt print the fields.
+func (s *Signer) Format(f fmt.State, verb rune) { formatRedacted(f, verb, s.String()) }
+
 // LogValue redacts the private key in slog output.
 func (s *Signer) LogValue() slog.Value {
 	if s == nil {
@@ -158,3 +164,12 @@ func (s *Signer) LogValue() slog.Value {
 }
 
 const redacted = "REDACTED"
+
+// formatRedacted writes s, the redacted form of a value holding a secret,
+// whatever the verb (quoted for %q).
+func formatRedacted(f fmt.State, verb rune, s string) {
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
+}

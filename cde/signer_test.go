@@ -228,18 +228,26 @@ func TestCredentialTypesRedactSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	jobs, err := NewJobsClient("https://vc.example/dex/api/v1", StaticTokenSource("tok-secret-value"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	values := []any{
+		jobs, knox.ForHost("svc.example"),
 		CDPConfig{AccessKeyID: "ak", PrivateKey: testEd25519Key},
 		CDPConfig{AccessKeyID: "ak", PrivateKey: pemKey},
 		KnoxConfig{User: "wu", Password: "hunter2-secret"},
 		signer, knox, cdp, StaticTokenSource("tok-secret-value"),
 		struct{ Nested CDPConfig }{CDPConfig{PrivateKey: testEd25519Key}},
 	}
-	secrets := []string{testEd25519Key, strings.Split(pemKey, "\n")[1], "hunter2-secret", "tok-secret-value"}
+	secrets := []string{testEd25519Key, strings.Split(pemKey, "\n")[1], "hunter2-secret", "tok-secret-value",
+		fmt.Sprintf("%x", "hunter2-secret"), fmt.Sprintf("%x", "tok-secret-value"), fmt.Sprintf("%x", testEd25519Key)}
 	for i, v := range values {
 		var logBuf strings.Builder
 		slog.New(slog.NewTextHandler(&logBuf, nil)).Info("cfg", "v", v)
-		for _, out := range []string{fmt.Sprint(v), fmt.Sprintf("%v %+v %#v %s", v, v, v, v), logBuf.String()} {
+		wrapped := struct{ V any }{v}
+		for _, out := range []string{fmt.Sprint(v), fmt.Sprintf("%v %+v %#v %s %q %x %d %t", v, v, v, v, v, v, v, v),
+			fmt.Sprintf("%v %+v %#v %d", wrapped, wrapped, wrapped, wrapped), logBuf.String()} {
 			for _, s := range secrets {
 				if strings.Contains(out, s) {
 					t.Errorf("value %d (%T) prints a secret: %s", i, v, out)
