@@ -1,0 +1,114 @@
+package artifacts
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+)
+
+// Object is what the store says about one object.
+type Object struct {
+	Location descriptor.S3Location
+	Size     int64
+	// ETag as the store sent it, quotes included; OpenIfMatch pins a read to it.
+	ETag string
+	// ChecksumSHA256 is the base64 SHA-256 the object was uploaded with, empty when the store
+	// keeps none (objects uploaded without a checksum, most S3-compatible stores).
+	ChecksumSHA256 string
+	LastModified   time.Time
+}
+
+// Stat reads the object's metadata with HeadObject. A missing object or bucket is an *Error
+// matching ErrNotFound.
+func (s *Store) Stat(ctx context.Context, loc descriptor.S3Location) (Object, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(loc.Bucket),
+		Key:    aws.String(loc.Key),
+		// Asks for the stored checksum; stores that do not know the header ignore it.
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		return Object{}, newError("HeadObject", loc, err)
+	}
+	return Object{
+		Location:       loc,
+		Size:           aws.ToInt64(out.ContentLength),
+		ETag:           aws.ToString(out.ETag),
+		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
+		LastModified:   aws.ToTime(out.LastModified),
+	}, nil
+}
+
+// DefaultStatConcurrency is the number of HEAD requests StatAll keeps in flight when asked for
+// less than one.
+const DefaultStatConcurrency = 8
+
+// StatResult is the answer for one location of StatAll.
+type StatResult struct {
+	Location descriptor.S3Location
+	Object   Object // valid when Err is nil
+	Err      error  // nil, or an *Error (ErrNotFound for a missing object)
+}
+
+// Missing reports whether the store said the object does not exist.
+func (r StatResult) Missing() bool { return errors.Is(r.Err, ErrNotFound) }
+
+// StatAll stats every location with at most concurrency HEAD requests in flight and returns
+// one result per location, in input order, whatever happened to the others: a validation
+// reports every missing artifact at once.
+//
+// The error is nil unless the whole check must be repeated: it is the context's error when
+// ctx ended, else the transient failure of the lowest index (so the same failures always
+// surface the same error), for the caller to return as retryable. Permanent failures (missing,
+// access denied) are only in the results. Every location is stat-ed even after a transient
+// failure: artifact lists are short, and the answer stays independent of scheduling.
+func (s *Store) StatAll(ctx context.Context, locs []descriptor.S3Location, concurrency int) ([]StatResult, error) {
+	if concurrency < 1 {
+		concurrency = DefaultStatConcurrency
+	}
+	results := make([]StatResult, len(locs))
+	for i, l := range locs {
+		results[i].Location = l
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(concurrency, len(locs)) {
+		wg.Go(func() {
+			for i := range next {
+				obj, err := s.Stat(ctx, locs[i])
+				results[i] = StatResult{Location: locs[i], Object: obj, Err: err}
+			}
+		})
+	}
+	fed := 0
+feed:
+	for ; fed < len(locs); fed++ {
+		select {
+		case next <- fed:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+
+	if err := ctx.Err(); err != nil {
+		for i := fed; i < len(locs); i++ {
+			results[i].Err = newError("HeadObject", locs[i], err) // never sent
+		}
+		return results, err
+	}
+	for _, r := range results {
+		if r.Err != nil && IsTransient(r.Err) {
+			return results, r.Err
+		}
+	}
+	return results, nil
+}
