@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
@@ -25,10 +26,10 @@ type Activities struct {
 	// HTTP is the client of the jobs API (TLS verification always on).
 	HTTP *http.Client
 	// Store reads artifacts from S3.
-	Store ArtifactStore
+	Store *artifacts.Store
 	// IDBrokerLookup sets spark.cde.idBrokerHosts from the datalake (CDE_IDBROKER_LOOKUP).
 	IDBrokerLookup bool
-	// UploadConcurrency bounds the S3 checks done in parallel.
+	// StatConcurrency bounds the S3 checks of one job done at once (0: the store's default).
 	StatConcurrency int
 }
 

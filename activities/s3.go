@@ -4,75 +4,35 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
 
-// ArtifactStore is what the activities need of S3 (package artifacts provides it).
-type ArtifactStore interface {
-	// Stat returns the size and ETag of an object; found is false when it does not exist.
-	Stat(ctx context.Context, loc descriptor.S3Location) (obj StoreObject, found bool, err error)
-	// Open streams the object; with a non-empty etag it fails when the object changed since.
-	Open(ctx context.Context, loc descriptor.S3Location, etag string) (io.ReadCloser, error)
-	// IsTransient says whether an error of the store is worth retrying.
-	IsTransient(err error) bool
-}
-
-// StoreObject is an object as the store reports it.
-type StoreObject struct {
-	Size int64
-	ETag string
-}
-
-// DefaultStatConcurrency bounds the S3 checks of one job done at once.
-const DefaultStatConcurrency = 8
-
-// CheckArtifacts checks that every artifact exists on S3, side by side, and returns the missing
-// ones as problems worded as the reference worded them, plus the size and ETag of the others
-// (so uploads read the version that was checked).
+// CheckArtifacts checks that every artifact exists on S3, side by side (bounded by
+// StatConcurrency), and returns the missing ones as problems worded as the reference worded them,
+// plus the size and ETag of the others, so that uploads read exactly the version that was checked.
 func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artifact) (ArtifactsCheck, error) {
-	type outcome struct {
-		obj   StoreObject
-		found bool
-		err   error
-	}
-	results := make([]outcome, len(arts))
-	limit := a.StatConcurrency
-	if limit <= 0 {
-		limit = DefaultStatConcurrency
-	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
+	locs := make([]descriptor.S3Location, len(arts))
 	for i, art := range arts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i].err = ctx.Err()
-				return
-			}
-			defer func() { <-sem }()
-			obj, found, err := a.Store.Stat(ctx, art.Location)
-			results[i] = outcome{obj, found, err}
-		}()
+		locs[i] = art.Location
 	}
-	wg.Wait()
-
+	results, err := a.Store.StatAll(ctx, locs, a.StatConcurrency)
+	if err != nil {
+		return ArtifactsCheck{}, classify("check the artifacts on S3", err, artifacts.IsTransient)
+	}
 	var out ArtifactsCheck
 	for i, r := range results {
 		switch {
-		case r.err != nil:
-			return ArtifactsCheck{}, classify("check "+arts[i].Location.String()+" on S3", r.err, a.Store.IsTransient)
-		case !r.found:
+		case r.Missing():
 			out.Problems = append(out.Problems, descriptor.ArtifactNotFound(arts[i]))
+		case r.Err != nil:
+			return ArtifactsCheck{}, classify("check "+arts[i].Location.String()+" on S3", r.Err, artifacts.IsTransient)
 		default:
-			out.Objects = append(out.Objects, ArtifactObject{Artifact: arts[i], Size: r.obj.Size, ETag: r.obj.ETag})
+			out.Objects = append(out.Objects, ArtifactObject{Artifact: arts[i], Size: r.Object.Size, ETag: r.Object.ETag})
 		}
 	}
 	return out, nil
@@ -89,15 +49,15 @@ func (a *Activities) UploadArtifact(ctx context.Context, in UploadInput) (Upload
 	if err != nil {
 		return UploadResult{}, err
 	}
-	body, err := a.Store.Open(ctx, loc, in.Object.ETag)
+	body, _, err := a.Store.OpenIfMatch(ctx, loc, in.Object.ETag)
 	if err != nil {
-		return UploadResult{}, classify("read "+loc.String()+" from S3", err, a.Store.IsTransient)
+		return UploadResult{}, classify("read "+loc.String()+" from S3", err, artifacts.IsTransient)
 	}
 	defer body.Close()
 	counted := &progressReader{r: body, ctx: ctx, total: in.Object.Size}
 	if err := jobs.UploadFile(ctx, in.Resource, path, counted, in.Object.Size); err != nil {
 		if counted.readErr != nil {
-			return UploadResult{}, classify("read "+loc.String()+" from S3", counted.readErr, a.Store.IsTransient)
+			return UploadResult{}, classify("read "+loc.String()+" from S3", counted.readErr, artifacts.IsTransient)
 		}
 		return UploadResult{}, classify(fmt.Sprintf("upload %s to resource %s", path, in.Resource), err)
 	}

@@ -1,0 +1,176 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+	"github.com/witboost-community/cde-spark-provisioner/workflows"
+)
+
+// conflictError is a mutating request refused because another operation runs on the component.
+type conflictError struct {
+	operation string
+	token     string
+}
+
+func (e *conflictError) Error() string {
+	return fmt.Sprintf("a %s of this component is running (token %s)", e.operation, e.token)
+}
+
+func (s *Server) startOptions(id string, op workflows.Operation, d *descriptor.Descriptor, hash string) client.StartWorkflowOptions {
+	opts := client.StartWorkflowOptions{
+		ID:            id,
+		TaskQueue:     s.cfg.TaskQueue,
+		Memo:          map[string]any{workflows.MemoOperation: string(op), workflows.MemoRequestHash: hash},
+		StaticSummary: fmt.Sprintf("%s %s (%s)", op, d.Component.Specific.JobName, d.ComponentID),
+	}
+	if s.cfg.SearchAttributes {
+		opts.TypedSearchAttributes = temporal.NewSearchAttributes(
+			workflows.SAComponentID.ValueSet(d.ComponentID),
+			workflows.SADataProductID.ValueSet(d.DataProduct.ID),
+			workflows.SAEnvironment.ValueSet(d.DataProduct.Environment),
+			workflows.SAOperation.ValueSet(string(op)),
+		)
+	}
+	return opts
+}
+
+// startValidation starts a validation, or attaches to the identical one already running.
+func (s *Server) startValidation(ctx context.Context, d *descriptor.Descriptor, problems descriptor.Problems, hash string) (client.WorkflowRun, error) {
+	opts := s.startOptions(workflows.ValidateWorkflowID(d.DataProduct.Environment, d.ComponentID, hash), workflows.OpValidate, d, hash)
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	return s.temporal.ExecuteWorkflow(ctx, opts, workflows.ValidateName, workflows.Input{Descriptor: *d, Problems: problems})
+}
+
+// startMutation starts a provision or unprovision under the component's workflow id. A request
+// identical to the one running attaches to it; one identical to a run that completed within the
+// dedupe window gets that run; another operation running on the component is a conflict.
+func (s *Server) startMutation(ctx context.Context, op workflows.Operation, d *descriptor.Descriptor, in workflows.Input, hash string) (client.WorkflowRun, error) {
+	id := workflows.ComponentWorkflowID(d.DataProduct.Environment, d.ComponentID)
+	if s.cfg.DedupeWindow > 0 {
+		if desc, err := s.temporal.DescribeWorkflow(ctx, id, ""); err == nil &&
+			desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED && sameRequest(desc, op, hash) &&
+			desc.WorkflowCloseTime != nil && time.Since(*desc.WorkflowCloseTime) < s.cfg.DedupeWindow {
+			return s.temporal.GetWorkflow(ctx, id, desc.WorkflowExecution.RunID), nil
+		}
+	}
+	opts := s.startOptions(id, op, d, hash)
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	run, err := s.temporal.ExecuteWorkflow(ctx, opts, op.WorkflowName(), in)
+	if err == nil {
+		return run, nil
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &started) {
+		return nil, err
+	}
+	desc, derr := s.temporal.DescribeWorkflow(ctx, id, started.RunId)
+	if derr != nil {
+		return nil, derr
+	}
+	if sameRequest(desc, op, hash) {
+		return s.temporal.GetWorkflow(ctx, id, started.RunId), nil
+	}
+	var running string
+	_ = desc.GetMemoValue(workflows.MemoOperation, &running)
+	return nil, &conflictError{operation: orDefault(running, "another operation"), token: EncodeToken(id, started.RunId)}
+}
+
+func sameRequest(desc *client.WorkflowExecutionDescription, op workflows.Operation, hash string) bool {
+	var gotOp, gotHash string
+	_ = desc.GetMemoValue(workflows.MemoOperation, &gotOp)
+	_ = desc.GetMemoValue(workflows.MemoRequestHash, &gotHash)
+	return gotOp == string(op) && gotHash == hash
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// outcome is how waiting for a run ended.
+type outcome int
+
+const (
+	done    outcome = iota // the run closed; result or err is set
+	pending                // still running after the synchronous wait (or the API is draining)
+	gone                   // the client went away
+)
+
+// wait waits up to the synchronous timeout for the run. The run goes on whatever happens here.
+func (s *Server) wait(r *http.Request, run client.WorkflowRun) (workflows.Result, error, outcome) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SyncTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.draining:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var res workflows.Result
+	err := run.Get(ctx, &res)
+	switch {
+	case err == nil:
+		return res, nil, done
+	case r.Context().Err() != nil:
+		return res, err, gone
+	case ctx.Err() != nil:
+		// Get's own error is an RPC deadline (not context.DeadlineExceeded): trust the context.
+		return res, err, pending
+	}
+	return res, err, done
+}
+
+// failureAnswer maps a failed run to the fields of an error answer.
+type failureAnswer struct {
+	status   int
+	problems descriptor.Problems
+	message  string
+	logs     []workflows.Log
+}
+
+// classifyFailure turns the error of a failed run into an answer: a refused descriptor is a
+// 400 with every problem; anything else a 500 with the workflow's message.
+func classifyFailure(err error) failureAnswer {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		var f workflows.Failure
+		_ = appErr.Details(&f)
+		if appErr.Type() == workflows.ErrTypeInvalid && len(f.Problems) > 0 {
+			return failureAnswer{status: http.StatusBadRequest, problems: f.Problems, message: appErr.Message(), logs: f.Logs}
+		}
+		return failureAnswer{status: http.StatusInternalServerError, message: appErr.Message(), logs: f.Logs}
+	}
+	switch {
+	case temporal.IsTerminatedError(err):
+		return failureAnswer{status: http.StatusInternalServerError, message: "the run was terminated by an operator"}
+	case temporal.IsCanceledError(err):
+		return failureAnswer{status: http.StatusInternalServerError, message: "the run was canceled"}
+	case temporal.IsTimeoutError(err):
+		return failureAnswer{status: http.StatusInternalServerError, message: "the run timed out"}
+	}
+	return failureAnswer{status: http.StatusInternalServerError, message: err.Error()}
+}
+
+// temporalError answers when Temporal cannot be reached or refused the call.
+func (s *Server) temporalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.log.ErrorContext(r.Context(), what, "error", err)
+	status := http.StatusInternalServerError
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &unavailable) || errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, systemError(what+": "+err.Error(), "The provisioner cannot reach its workflow engine right now."))
+}

@@ -1,0 +1,165 @@
+// Package api serves the Witboost Tech Adapter API 2.2.0 over Temporal: every handler decodes
+// the request, starts (or attaches to) a workflow and waits for it, answering 202 with a token
+// when the run outlasts the synchronous wait. It makes no call to CDP, CDE or S3 itself.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"go.temporal.io/sdk/client"
+
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+	"github.com/witboost-community/cde-spark-provisioner/workflows"
+)
+
+// Config tunes the API.
+type Config struct {
+	TaskQueue string
+	// SyncTimeout is how long provision, unprovision and /v1/validate wait for the run before
+	// answering 202 with a token (or, for /v1/validate, a 503 that names /v2/validate).
+	SyncTimeout time.Duration
+	// DedupeWindow: an identical provision or unprovision arriving this soon after a run of it
+	// completed gets that run's answer instead of a new run (the Coordinator retrying after a
+	// lost answer). 0 disables it.
+	DedupeWindow time.Duration
+	// MaxBodyBytes bounds request bodies (413 above).
+	MaxBodyBytes int64
+	// SearchAttributes sets the Cde* search attributes on runs (they must be registered).
+	SearchAttributes bool
+}
+
+// DefaultMaxBodyBytes leaves room for a descriptor of descriptor.MaxDescriptorBytes once JSON
+// escapes it (quotes and newlines double in size) and for latestEnrichedDescriptor.
+const DefaultMaxBodyBytes = 3*descriptor.MaxDescriptorBytes + 64<<10
+
+// Server holds the API's dependencies.
+type Server struct {
+	cfg       Config
+	temporal  client.Client
+	log       *slog.Logger
+	drainOnce sync.Once
+	draining  chan struct{}
+}
+
+// New returns the API server on a Temporal client.
+func New(cfg Config, tc client.Client, logger *slog.Logger) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = 30 * time.Second
+	}
+	return &Server{cfg: cfg, temporal: tc, log: logger, draining: make(chan struct{})}
+}
+
+// Drain makes every handler still waiting for a run answer at once with 202 and its token, so
+// a shutting-down API replica does not hold the Coordinator until its deadline.
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
+
+// Router returns the HTTP handler of the API.
+func (s *Server) Router() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(s.logRequests)
+	r.Use(s.recoverPanics)
+
+	r.Get("/health", s.health)
+	r.Group(func(r chi.Router) {
+		r.Use(s.limitBody)
+		r.Post("/v1/validate", s.validateSync)
+		r.Post("/v2/validate", s.validateAsync)
+		r.Get("/v2/validate/{token}/status", s.validateStatus)
+		r.Post("/v1/provision", s.mutate(workflows.OpProvision))
+		r.Post("/v1/unprovision", s.mutate(workflows.OpUnprovision))
+		r.Get("/v1/provision/{token}/status", s.provisionStatus)
+		r.Post("/v1/updateacl", s.notImplemented("updateacl", "A Spark job has no access control lists to update: its output is governed by the storage and output-port components."))
+		r.Post("/v1/reverse-provisioning", s.notImplemented("reverse-provisioning", "Import existing CDE jobs into Witboost is not supported yet."))
+		r.Get("/v1/reverse-provisioning/{token}/status", s.notImplemented("reverse-provisioning", "Import existing CDE jobs into Witboost is not supported yet."))
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, systemError("no such endpoint: "+r.Method+" "+r.URL.Path,
+			"This endpoint does not exist.", "Check the tech adapter URL registered in Witboost: the API is served at its root (/v1/provision, /v1/validate, ...)."))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, systemError(r.Method+" is not allowed on "+r.URL.Path,
+			"This method is not allowed here.", "Use POST for operations and GET for status endpoints."))
+	})
+	return r
+}
+
+// health answers 200 when the API can serve: Temporal is reachable.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "temporal": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) notImplemented(endpoint, why string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusInternalServerError, systemError("Endpoint not implemented: "+endpoint,
+			"The requested feature hasn't been implemented by the CDE Spark provisioner.", why))
+	}
+}
+
+// decodeRequest reads the ProvisioningRequest body. It answers itself (400 or 413) and returns
+// false when the body is not one.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (descriptor.Request, bool) {
+	var req descriptor.Request
+	dec := json.NewDecoder(r.Body)
+	err := dec.Decode(&req)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeJSON(w, http.StatusRequestEntityTooLarge, systemError(
+			fmt.Sprintf("request body above %d bytes", tooBig.Limit),
+			"The request is too large.",
+			fmt.Sprintf("Send one data product's descriptor (at most %d bytes of YAML).", descriptor.MaxDescriptorBytes)))
+		return req, false
+	case err != nil:
+		ps := descriptor.Problems{{Field: "body", Message: "The request body is not a valid ProvisioningRequest JSON: " + err.Error(),
+			Solution: "Send a JSON object with descriptorKind, descriptor (the YAML as a string) and removeData."}}
+		writeJSON(w, http.StatusBadRequest, invalidRequest(ps))
+		return req, false
+	case dec.More():
+		ps := descriptor.Problems{{Field: "body", Message: "The request body holds more than one JSON value",
+			Solution: "Send exactly one JSON object."}}
+		writeJSON(w, http.StatusBadRequest, invalidRequest(ps))
+		return req, false
+	}
+	return req, true
+}
+
+// requestHash identifies a request's content, so a retry of the same request attaches to its run.
+func requestHash(op workflows.Operation, req descriptor.Request) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%t", op, req.DescriptorKind, req.Descriptor, req.RemoveData)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// writeToken answers 202 with the raw token, as the Tech Adapter implementations do.
+func writeToken(w http.ResponseWriter, token string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write([]byte(token))
+}

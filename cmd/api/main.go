@@ -1,0 +1,50 @@
+// Command api serves the Witboost Tech Adapter API of the CDE Spark provisioner: it starts
+// Temporal workflows and waits for them. It makes no call to CDP, CDE or S3; workers do.
+// Configuration is read from the environment (see the README).
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+)
+
+type config struct {
+	API app.APIConfig
+	Log app.LogConfig
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var cfg config
+	if err := envconfig.Process(ctx, &cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := app.NewLogger(cfg.Log, os.Stderr)
+	tc, err := app.DialTemporal(ctx, cfg.API.Temporal, logger, time.Minute)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	ln, err := net.Listen("tcp", cfg.API.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	return app.RunAPI(ctx, cfg.API, tc, ln, logger)
+}

@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/witboost-community/cde-spark-provisioner/activities"
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
+	"github.com/witboost-community/cde-spark-provisioner/cde"
+	"github.com/witboost-community/cde-spark-provisioner/workflows"
+)
+
+// WorkerConfig is the worker's environment. Credentials live here only: activities read them
+// from the worker, never from workflow inputs, so they never reach history.
+type WorkerConfig struct {
+	Temporal TemporalConfig
+
+	CDPEndpointURL     string `env:"CDP_ENDPOINT_URL, default=https://api.us-west-1.cdp.cloudera.com"`
+	CDPAccessKeyID     string `env:"CDP_ACCESS_KEY_ID, required"`
+	CDPPrivateKey      string `env:"CDP_PRIVATE_KEY, required, noinit"`
+	DeployRoleUser     string `env:"CDP_DEPLOY_ROLE_USER, required"`
+	DeployRolePassword string `env:"CDP_DEPLOY_ROLE_PASSWORD, required, noinit"`
+	IDBrokerLookup     bool   `env:"CDE_IDBROKER_LOOKUP, default=true"`
+
+	S3 artifacts.Config
+
+	// MaxConcurrentActivities bounds the activities one worker runs at once (uploads included).
+	MaxConcurrentActivities int `env:"WORKER_MAX_CONCURRENT_ACTIVITIES, default=50"`
+	// StatConcurrency bounds the S3 HEAD requests of one artifact check.
+	StatConcurrency int `env:"S3_STAT_CONCURRENCY, default=8"`
+	// HTTPTimeout bounds one CDP or CDE request that is not an upload (uploads are bounded by
+	// the activity's timeouts and heartbeats instead).
+	HTTPTimeout time.Duration `env:"CDE_HTTP_TIMEOUT, default=30s"`
+}
+
+// String never prints the credentials.
+func (c WorkerConfig) String() string {
+	return fmt.Sprintf("WorkerConfig{Temporal: %+v, CDPEndpointURL: %q, CDPAccessKeyID: %q, DeployRoleUser: %q, IDBrokerLookup: %t}",
+		c.Temporal, c.CDPEndpointURL, c.CDPAccessKeyID, c.DeployRoleUser, c.IDBrokerLookup)
+}
+
+// NewActivities builds the activities with their clients. transport is the HTTP transport to
+// CDP and CDE (nil: the default one, which trusts the system roots and SSL_CERT_FILE); s3Opts
+// are for tests and the local stack.
+func NewActivities(ctx context.Context, cfg WorkerConfig, transport http.RoundTripper, s3Opts ...artifacts.Option) (*activities.Activities, error) {
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	short := &http.Client{Transport: transport, Timeout: cfg.HTTPTimeout}
+	cdp, err := cde.NewCDPClient(cde.CDPConfig{
+		Endpoint: cfg.CDPEndpointURL, AccessKeyID: cfg.CDPAccessKeyID, PrivateKey: cfg.CDPPrivateKey,
+		HTTPClient: short, UserAgent: "cde-spark-provisioner",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CDP client: %w", err)
+	}
+	tokens, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: cfg.DeployRoleUser, Password: cfg.DeployRolePassword, HTTPClient: short})
+	if err != nil {
+		return nil, fmt.Errorf("Knox token source: %w", err)
+	}
+	store, err := artifacts.New(ctx, cfg.S3, s3Opts...)
+	if err != nil {
+		return nil, fmt.Errorf("S3 artifact store: %w", err)
+	}
+	return &activities.Activities{
+		CDP:    cdp,
+		Tokens: tokens,
+		// No overall timeout: an upload of a large jar takes as long as it takes; the activity's
+		// context (StartToClose, heartbeats) bounds it.
+		HTTP:            &http.Client{Transport: transport},
+		Store:           store,
+		IDBrokerLookup:  cfg.IDBrokerLookup,
+		StatConcurrency: cfg.StatConcurrency,
+	}, nil
+}
+
+// NewWorker registers the workflows and activities on the task queue.
+func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities) worker.Worker {
+	w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
+		// Let running uploads finish (or heartbeat their progress) before the process exits.
+		WorkerStopTimeout: 30 * time.Second,
+	})
+	workflows.Register(w)
+	w.RegisterActivity(acts)
+	return w
+}
+
+// RunWorker runs a worker until ctx ends.
+func RunWorker(ctx context.Context, cfg WorkerConfig, c client.Client, acts *activities.Activities, logger *slog.Logger) error {
+	if cfg.Temporal.SearchAttributes {
+		if err := RegisterSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
+			return err
+		}
+	}
+	w := NewWorker(c, cfg, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	logger.Info("worker polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
