@@ -39,6 +39,7 @@ require (
 	github.com/robfig/cron v1.2.0 // indirect
 	github.com/ryszard/goskiplist v0.0.0-20150312221310-2dfbae5fcf46 // indirect
 	github.com/sethvargo/go-envconfig v1.4.3 // indirect
+	github.com/spf13/afero v1.2.1 // indirect
 	github.com/stretchr/objx v0.5.3 // indirect
 	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
 	go.temporal.io/api v1.64.3 // indirect

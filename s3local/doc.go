@@ -1,0 +1,7 @@
+// Package s3local runs a local S3-compatible server (gofakes3) for `make run` and the
+// end-to-end tests, and seeds it with real sample artifacts for the example descriptors.
+//
+// Objects live in files (gofakes3's afero backend over a directory), not in memory, so that a
+// 1 GiB artifact costs disk space rather than heap. The server listens on 127.0.0.1 only and
+// checks no signature: any credentials work (Env gives a matching worker environment).
+package s3local
