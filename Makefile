@@ -6,7 +6,7 @@ export CGO_ENABLED ?= 1
 .PHONY: test vet run temporal-cli fmt fuzz
 
 ## run: the full local stack (Temporal dev server + Web UI, CDE simulator, local S3, worker, API)
-run: temporal-cli
+run:
 	$(GO) run ./cmd/dev
 
 ## test: vet and every test with the race detector, end-to-end tests included (what CI runs)

@@ -118,3 +118,13 @@ func TestPublicInfoKeepsTheWorkflowsOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"jobName":{"type":"string","label":"CDE job","value":"j"},"cdeService":{"type":"string","label":"CDE service","value":"s"},"ui":{"type":"link","label":"Jobs UI","value":"Open","href":"https://x"}}`, string(b))
 }
+
+func TestPublicInfoRoundTrips(t *testing.T) {
+	in := api.PublicInfo{{Key: "b", Type: "string", Label: "B", Value: "1"}, {Key: "a", Type: "link", Label: "A", Value: "x", Href: "https://a"}}
+	b, err := json.Marshal(in)
+	require.NoError(t, err)
+	var out api.PublicInfo
+	require.NoError(t, json.Unmarshal(b, &out))
+	assert.Equal(t, in, out)
+	assert.Error(t, json.Unmarshal([]byte(`[1]`), &out))
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/witboost-community/cde-spark-provisioner/workflows"
@@ -71,6 +72,30 @@ func (p PublicInfo) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads the object back in its key order (for clients and tests).
+func (p *PublicInfo) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fmt.Errorf("publicInfo must be a JSON object")
+	}
+	out := PublicInfo{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var e workflows.InfoEntry
+		if err := dec.Decode(&e); err != nil {
+			return fmt.Errorf("publicInfo.%s: %w", key, err)
+		}
+		e.Key = key
+		out = append(out, e)
+	}
+	*p = out
+	return nil
 }
 
 // Log is one entry of ProvisioningStatus.logs.

@@ -23,9 +23,9 @@ type WorkerConfig struct {
 
 	CDPEndpointURL     string `env:"CDP_ENDPOINT_URL, default=https://api.us-west-1.cdp.cloudera.com"`
 	CDPAccessKeyID     string `env:"CDP_ACCESS_KEY_ID, required"`
-	CDPPrivateKey      string `env:"CDP_PRIVATE_KEY, required, noinit"`
+	CDPPrivateKey      string `env:"CDP_PRIVATE_KEY, required"`
 	DeployRoleUser     string `env:"CDP_DEPLOY_ROLE_USER, required"`
-	DeployRolePassword string `env:"CDP_DEPLOY_ROLE_PASSWORD, required, noinit"`
+	DeployRolePassword string `env:"CDP_DEPLOY_ROLE_PASSWORD, required"`
 	IDBrokerLookup     bool   `env:"CDE_IDBROKER_LOOKUP, default=true"`
 
 	S3 artifacts.Config
