@@ -2,12 +2,14 @@ package artifacts_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -140,61 +142,85 @@ func bucketKey(r *http.Request) (string, string) {
 	return bucket, key
 }
 
-// inFlight counts the requests being served and remembers the highest count. Each request
-// is served into a recorder and decremented before a byte of the answer leaves, so that a
-// client cannot start its next request while the count still includes the previous one.
-// Requests wait at a barrier until `release` of them are in flight, so that a client allowed
-// that many concurrent requests is seen to reach the bound whatever the scheduling.
-type inFlight struct {
-	release int
-
+// heldRequests holds every request until the test releases it, and tells how many it holds.
+// Channels and sync.Cond only, so that a held request counts as blocked for synctest.Wait.
+type heldRequests struct {
 	mu      sync.Mutex
-	cur     int
-	max     int
-	total   int
-	barrier chan struct{}
-	once    sync.Once
+	held    int
+	release chan struct{} // closed to let the requests held so far go
 }
 
-func newInFlight(release int) *inFlight {
-	return &inFlight{release: release, barrier: make(chan struct{})}
-}
+func newHeldRequests() *heldRequests { return &heldRequests{release: make(chan struct{})} }
 
-func (c *inFlight) middleware(next http.Handler) http.Handler {
+func (h *heldRequests) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.mu.Lock()
-		c.cur++
-		c.total++
-		c.max = max(c.max, c.cur)
-		if c.cur >= c.release {
-			c.once.Do(func() { close(c.barrier) })
-		}
-		c.mu.Unlock()
-
-		select {
-		case <-c.barrier:
-		case <-r.Context().Done():
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-
-		c.mu.Lock()
-		c.cur--
-		c.mu.Unlock()
-
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
+		h.mu.Lock()
+		h.held++
+		release := h.release
+		h.mu.Unlock()
+		<-release
+		next.ServeHTTP(w, r)
 	})
 }
 
-func (c *inFlight) stats() (maxInFlight, total int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.max, c.total
+func (h *heldRequests) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.held
 }
+
+func (h *heldRequests) releaseAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.release)
+	h.release = make(chan struct{})
+	h.held = 0
+}
+
+// pipeNetwork is an in-memory network for one HTTP server: dial makes a net.Pipe and hands
+// its other end to Accept.
+type pipeNetwork struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newPipeNetwork() *pipeNetwork {
+	return &pipeNetwork{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (p *pipeNetwork) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case p.conns <- server:
+		return client, nil
+	case <-p.closed:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *pipeNetwork) Accept() (net.Conn, error) {
+	select {
+	case c := <-p.conns:
+		return c, nil
+	case <-p.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (p *pipeNetwork) Close() error {
+	p.once.Do(func() { close(p.closed) })
+	return nil
+}
+
+func (p *pipeNetwork) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "s3.pipe" }
 
 // counted is a middleware counting requests, for tests that check how often the SDK retried.
 type counted struct {

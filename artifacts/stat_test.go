@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -72,47 +75,77 @@ func TestStatAllBoundsConcurrencyAndKeepsInputOrder(t *testing.T) {
 		name        string
 		locations   int
 		concurrency int
-		wantMax     int // the in-flight HEAD requests the store must reach and never exceed
+		wantBound   int // HEAD requests in flight whenever enough locations remain
 	}{
-		{name: "ten locations with concurrency three never have more than three HEADs in flight", locations: 10, concurrency: 3, wantMax: 3},
-		{name: "concurrency one stats one location at a time", locations: 5, concurrency: 1, wantMax: 1},
-		{name: "concurrency above the list length runs every location at once", locations: 4, concurrency: 16, wantMax: 4},
-		{name: "concurrency zero means the default bound", locations: 12, concurrency: 0, wantMax: artifacts.DefaultStatConcurrency},
+		{name: "ten locations with concurrency three keep exactly three HEADs in flight", locations: 10, concurrency: 3, wantBound: 3},
+		{name: "concurrency one stats one location at a time", locations: 5, concurrency: 1, wantBound: 1},
+		{name: "concurrency above the list length runs every location at once", locations: 4, concurrency: 16, wantBound: 4},
+		{name: "concurrency zero means the default bound", locations: 12, concurrency: 0, wantBound: artifacts.DefaultStatConcurrency},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			flight := newInFlight(tt.wantMax)
-			fake := newFakeS3(t, flight.middleware)
-			store := newStore(t, fake, artifacts.WithRetryMaxAttempts(1))
-
-			// Every third location is missing, so that order and identity both matter.
-			var locs []descriptor.S3Location
-			for i := range tt.locations {
-				key := fmt.Sprintf("deps/lib-%02d.py", i)
-				if i%3 != 2 {
-					fake.put(t, key, []byte(key))
+			isolateAWSEnv(t)
+			// In a synctest bubble, synctest.Wait returns once every goroutine is blocked: the
+			// Store's workers in a held request or out of work. The count of held requests is
+			// then exactly the concurrency the Store uses, with no timing involved. The HTTP
+			// exchange goes over in-memory connections (a loopback socket would never count as
+			// blocked), to the same gofakes3 handler.
+			synctest.Test(t, func(t *testing.T) {
+				backend := s3mem.New()
+				require.NoError(t, backend.CreateBucket(testBucket))
+				var locs []descriptor.S3Location
+				for i := range tt.locations {
+					key := fmt.Sprintf("deps/lib-%02d.py", i)
+					if i%3 != 2 { // every third location is missing, so that order and identity both matter
+						_, err := backend.PutObject(testBucket, key, map[string]string{}, bytesReader([]byte(key)), int64(len(key)), nil)
+						require.NoError(t, err)
+					}
+					locs = append(locs, loc(key))
 				}
-				locs = append(locs, loc(key))
-			}
+				held := newHeldRequests()
+				network := newPipeNetwork()
+				srv := &http.Server{Handler: held.middleware(gofakes3.New(backend).Server())}
+				go srv.Serve(network)
+				client := &http.Client{Transport: &http.Transport{DialContext: network.dial}}
+				defer srv.Close()
+				defer client.CloseIdleConnections()
+				store, err := artifacts.New(t.Context(), artifacts.Config{UsePathStyle: true},
+					artifacts.WithEndpoint("http://s3.pipe"), artifacts.WithHTTPClient(client),
+					artifacts.WithStaticCredentials(testAccessKeyID, testSecretKey, ""),
+					artifacts.WithRetryMaxAttempts(1))
+				require.NoError(t, err)
 
-			results, err := store.StatAll(t.Context(), locs, tt.concurrency)
-			require.NoError(t, err, "a missing object is a result, not a failure of the check")
-			require.Len(t, results, len(locs))
-			for i, r := range results {
-				assert.Equal(t, locs[i], r.Location, "result %d is for location %d", i, i)
-				if i%3 == 2 {
-					assert.True(t, r.Missing(), "%s is reported missing", locs[i])
-					assert.ErrorIs(t, r.Err, artifacts.ErrNotFound)
-				} else {
-					require.NoError(t, r.Err)
-					assert.False(t, r.Missing())
-					assert.Equal(t, locs[i], r.Object.Location)
-					assert.Equal(t, int64(len(locs[i].Key)), r.Object.Size)
+				var results []artifacts.StatResult
+				done := make(chan error)
+				go func() {
+					var err error
+					results, err = store.StatAll(t.Context(), locs, tt.concurrency)
+					done <- err
+				}()
+				for served := 0; served < len(locs); {
+					synctest.Wait()
+					n := held.count()
+					require.Equal(t, min(tt.wantBound, len(locs)-served), n,
+						"HEAD requests in flight with %d of %d locations answered", served, len(locs))
+					held.releaseAll()
+					served += n
 				}
-			}
-			maxSeen, total := flight.stats()
-			assert.Equal(t, tt.wantMax, maxSeen, "highest number of HEAD requests in flight")
-			assert.Equal(t, len(locs), total, "one HEAD per location")
+				require.NoError(t, <-done, "a missing object is a result, not a failure of the check")
+
+				require.Len(t, results, len(locs))
+				for i, r := range results {
+					assert.Equal(t, locs[i], r.Location, "result %d is for location %d", i, i)
+					if i%3 == 2 {
+						assert.True(t, r.Missing(), "%s is reported missing", locs[i])
+						assert.ErrorIs(t, r.Err, artifacts.ErrNotFound)
+					} else {
+						require.NoError(t, r.Err)
+						assert.False(t, r.Missing())
+						assert.Equal(t, locs[i], r.Object.Location)
+						assert.Equal(t, int64(len(locs[i].Key)), r.Object.Size)
+					}
+				}
+			})
 		})
 	}
 }

@@ -75,7 +75,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	// The afero backend streams uploads to files and downloads from them; gofakes3's memory
 	// backend would hold every object (and a whole upload before storing it) in the heap.
-	backend, err := s3afero.MultiBucket(afero.NewBasePathFs(afero.NewOsFs(), dir))
+	files, err := s3afero.MultiBucket(afero.NewBasePathFs(afero.NewOsFs(), dir))
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("s3local: file backend in %s: %w", dir, err)
@@ -88,7 +88,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		url: "http://" + ln.Addr().String(),
 		http: &http.Server{
-			Handler:           gofakes3.New(backend).Server(),
+			Handler:           gofakes3.New(fileBackend{files}).Server(),
 			ReadHeaderTimeout: 30 * time.Second,
 			// No read or write timeout: a large artifact takes as long as it takes.
 		},
@@ -238,4 +238,38 @@ func (e *apiError) Error() string {
 		msg += ": " + e.Message
 	}
 	return msg
+}
+
+// fileBackend removes what an interrupted upload left. s3afero writes an upload straight into
+// the object's file and records its metadata only at the end, so a canceled or short upload
+// leaves a file without metadata, which v1.2.0 then answers with 500 on every HEAD and GET.
+// S3 would keep no trace of a failed PUT; removing the partial file comes closest (an
+// overwritten object is lost either way: the file was truncated when the upload began).
+type fileBackend struct {
+	*s3afero.MultiBucketBackend
+}
+
+func (b fileBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+	in := &readFailure{r: input}
+	res, err := b.MultiBucketBackend.PutObject(bucket, key, meta, in, size, conditions)
+	if err != nil && in.failed {
+		// Only when the body failed: an upload refused before it began (missing bucket,
+		// unmet condition) must not delete the object already there.
+		_, _ = b.MultiBucketBackend.DeleteObject(bucket, key)
+	}
+	return res, err
+}
+
+// readFailure remembers whether reading the upload body failed.
+type readFailure struct {
+	r      io.Reader
+	failed bool
+}
+
+func (f *readFailure) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF {
+		f.failed = true
+	}
+	return n, err
 }
