@@ -56,6 +56,7 @@ type Error struct {
 	transient bool
 }
 
+// Error names the operation and the object, then the store's answer or the network failure.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "artifacts: %s %s: ", e.Op, e.Location)

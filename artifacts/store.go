@@ -107,14 +107,16 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		if o.retryMaxBackoff > 0 {
 			so.Retryer = retry.AddWithMaxBackoffDelay(so.Retryer, o.retryMaxBackoff)
 		}
-		// The SDK's checksum defaults (AWS_REQUEST_CHECKSUM_CALCULATION and
-		// AWS_RESPONSE_CHECKSUM_VALIDATION, both "when_supported") are kept: this package
-		// only sends HEAD and GET, which carry no request payload to checksum, and response
-		// validation checks a GetObject body as it streams (no buffering) when the store
-		// returns an x-amz-checksum-* header, and is skipped when it does not (gofakes3,
-		// objects uploaded without a checksum). What is turned off is only the WARN line the
-		// SDK writes to stderr on every such skipped validation: with an S3-compatible store
-		// it would be printed for every artifact download.
+		// The SDK's checksum defaults (both "when_supported") are kept. Request checksums
+		// break some S3-compatible stores only on uploads (aws-chunked trailers on PutObject
+		// and UploadPart); this package sends HEAD and GET, which carry no payload. Response
+		// validation checks a GetObject body as it streams (no buffering) when the store sends
+		// an x-amz-checksum-* header, and is skipped when it sends none (gofakes3 for objects
+		// uploaded without one, older MinIO): it only ever catches corrupted bytes. A store
+		// that still needs them off gets AWS_REQUEST_CHECKSUM_CALCULATION and
+		// AWS_RESPONSE_CHECKSUM_VALIDATION=when_required, which LoadDefaultConfig reads and
+		// nothing here overrides. Only the WARN line the SDK writes to stderr on every skipped
+		// validation is turned off: with such a store it would be printed for every download.
 		so.DisableLogOutputChecksumValidationSkipped = true
 	})
 	return &Store{client: client}, nil

@@ -2,6 +2,7 @@ package artifacts_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -154,6 +155,39 @@ func TestPathStyleFromTheEnvironment(t *testing.T) {
 			host, _, _ := net.SplitHostPort(r.Host)
 			assert.Equal(t, tt.wantHost, host)
 			assert.Equal(t, tt.wantPath, r.URL.Path)
+		})
+	}
+}
+
+func TestChecksumSettingsComeFromTheEnvironment(t *testing.T) {
+	// An object whose declared SHA-256 is not that of its bytes, as a corrupted store would
+	// serve it: validation is what notices.
+	tests := []struct {
+		name       string
+		validation string // AWS_RESPONSE_CHECKSUM_VALIDATION
+		wantErr    bool
+	}{
+		{name: "by default a GetObject body is checked against the store's checksum", validation: "", wantErr: true},
+		{name: "AWS_RESPONSE_CHECKSUM_VALIDATION=when_required turns the check off for stores that need it", validation: "when_required", wantErr: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := newFakeS3(t)
+			fake.putStream(t, "app.py", strings.NewReader("print(1)\n"), 9, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+			isolateAWSEnv(t)
+			t.Setenv("AWS_RESPONSE_CHECKSUM_VALIDATION", tt.validation)
+			store, err := artifacts.New(t.Context(), artifacts.Config{UsePathStyle: true}, withFake(fake)...)
+			require.NoError(t, err)
+
+			body, _, err := store.Open(t.Context(), loc("app.py"))
+			require.NoError(t, err)
+			defer body.Close()
+			_, err = io.ReadAll(body)
+			if tt.wantErr {
+				require.ErrorContains(t, err, "checksum did not match")
+			} else {
+				require.NoError(t, err)
+			}
 		})
 	}
 }

@@ -249,6 +249,7 @@ type fileBackend struct {
 	*s3afero.MultiBucketBackend
 }
 
+// PutObject stores the upload, removing the object's file when reading the body failed.
 func (b fileBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, conditions *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
 	in := &readFailure{r: input}
 	res, err := b.MultiBucketBackend.PutObject(bucket, key, meta, in, size, conditions)

@@ -202,6 +202,7 @@ func TestLargeObjectsLiveOnDiskNotInMemory(t *testing.T) {
 	require.NoError(t, srv.Put(t.Context(), loc.Bucket, loc.Key, up, size))
 	growth, measured := up.result()
 	require.True(t, measured)
+	t.Logf("heap growth half-way through the upload: %d bytes", growth)
 	assert.Less(t, growth, int64(size/8), "heap growth half-way through a %d-byte upload", size)
 
 	info, err := os.Stat(filepath.Join(srv.Dir(), "buckets", loc.Bucket, filepath.FromSlash(loc.Key)))
@@ -220,6 +221,7 @@ func TestLargeObjectsLiveOnDiskNotInMemory(t *testing.T) {
 	assert.Equal(t, want.Sum(nil), got.Sum(nil), "the bytes read back are the bytes put")
 	growth, measured = down.result()
 	require.True(t, measured)
+	t.Logf("heap growth half-way through the download: %d bytes", growth)
 	assert.Less(t, growth, int64(size/8), "heap growth half-way through a %d-byte download", size)
 }
 
