@@ -115,8 +115,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		// uploaded without one, older MinIO): it only ever catches corrupted bytes. A store
 		// that still needs them off gets AWS_REQUEST_CHECKSUM_CALCULATION and
 		// AWS_RESPONSE_CHECKSUM_VALIDATION=when_required, which LoadDefaultConfig reads and
-		// nothing here overrides. Only the WARN line the SDK writes to stderr on every skipped
-		// validation is turned off: with such a store it would be printed for every download.
+		// nothing here overrides. Only the SDK's log lines about skipped validations are turned
+		// off: an object uploaded in parts (large jars usually are) has a composite checksum
+		// the SDK cannot validate, and it writes a WARN line to stderr on every GetObject of it.
 		so.DisableLogOutputChecksumValidationSkipped = true
 	})
 	return &Store{client: client}, nil

@@ -162,18 +162,21 @@ func TestPathStyleFromTheEnvironment(t *testing.T) {
 func TestChecksumSettingsComeFromTheEnvironment(t *testing.T) {
 	// An object whose declared SHA-256 is not that of its bytes, as a corrupted store would
 	// serve it: validation is what notices.
+	const wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 	tests := []struct {
 		name       string
+		checksum   string // the SHA-256 the store declares
 		validation string // AWS_RESPONSE_CHECKSUM_VALIDATION
 		wantErr    bool
 	}{
-		{name: "by default a GetObject body is checked against the store's checksum", validation: "", wantErr: true},
-		{name: "AWS_RESPONSE_CHECKSUM_VALIDATION=when_required turns the check off for stores that need it", validation: "when_required", wantErr: false},
+		{name: "by default a GetObject body is checked against the store's checksum", checksum: wrong, wantErr: true},
+		{name: "AWS_RESPONSE_CHECKSUM_VALIDATION=when_required turns the check off for stores that need it", checksum: wrong, validation: "when_required"},
+		{name: "an object uploaded in parts, whose composite checksum cannot be checked, reads", checksum: wrong[:43] + "-3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFakeS3(t)
-			fake.putStream(t, "app.py", strings.NewReader("print(1)\n"), 9, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+			fake.putStream(t, "app.py", strings.NewReader("print(1)\n"), 9, tt.checksum)
 			isolateAWSEnv(t)
 			t.Setenv("AWS_RESPONSE_CHECKSUM_VALIDATION", tt.validation)
 			store, err := artifacts.New(t.Context(), artifacts.Config{UsePathStyle: true}, withFake(fake)...)
