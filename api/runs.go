@@ -8,6 +8,8 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -110,7 +112,8 @@ const (
 
 // wait waits up to the synchronous timeout for the run. The run goes on whatever happens here.
 func (s *Server) wait(r *http.Request, run client.WorkflowRun) (workflows.Result, error, outcome) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SyncTimeout)
+	deadline := time.Now().Add(s.cfg.SyncTimeout)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
 	go func() {
 		select {
@@ -121,16 +124,26 @@ func (s *Server) wait(r *http.Request, run client.WorkflowRun) (workflows.Result
 	}()
 	var res workflows.Result
 	err := run.Get(ctx, &res)
+	var runErr *temporal.WorkflowExecutionError
 	switch {
 	case err == nil:
 		return res, nil, done
 	case r.Context().Err() != nil:
 		return res, err, gone
-	case ctx.Err() != nil:
-		// Get's own error is an RPC deadline (not context.DeadlineExceeded): trust the context.
+	case errors.As(err, &runErr):
+		return res, err, done // the run itself ended, failed
+	case ctx.Err() != nil || isDeadline(err) && time.Until(deadline) < time.Second:
+		// Our wait is over (or the API is draining). Get reports its own RPC deadline, which can
+		// fire a moment before the context's timer: both mean "still running".
 		return res, err, pending
 	}
 	return res, err, done
+}
+
+// isDeadline reports a deadline error as gRPC, Temporal or the context phrase it.
+func isDeadline(err error) bool {
+	var de *serviceerror.DeadlineExceeded
+	return errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
 }
 
 // failureAnswer maps a failed run to the fields of an error answer.

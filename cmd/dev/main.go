@@ -1,0 +1,264 @@
+// Command dev runs the whole provisioner locally for `make run`: the pinned Temporal dev server
+// (a child process, with its Web UI), the CDE simulator, a local S3 with the sample artifacts,
+// the worker and the API. It prints the URLs and ready-to-paste curl commands; Ctrl-C stops
+// everything. It needs nothing but Go: the Temporal CLI is built from tools/temporal on first use.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
+	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/s3local"
+)
+
+// Local addresses of the stack, all on loopback.
+const (
+	temporalAddr = "127.0.0.1:7233"
+	temporalUI   = "127.0.0.1:8233"
+	apiAddr      = "127.0.0.1:8093"
+	s3Addr       = "127.0.0.1:9100"
+	dataDir      = ".data"
+	seedFile     = "examples/cdesim-seed.yaml"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "make run:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Join(dataDir, "requests"), 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(dataDir, "stack.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	logger := app.NewLogger(app.LogConfig{Level: envOr("LOG_LEVEL", "info")}, logFile)
+
+	// 1. Temporal: the pinned CLI's dev server, with SQLite persistence and the Web UI.
+	stopTemporal, err := startTemporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopTemporal()
+	tc, err := app.DialTemporal(ctx, app.TemporalConfig{Address: temporalAddr, Namespace: "default"}, logger, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	// 2. The CDE simulator, from the example seed.
+	seed, err := cdesim.LoadSeed(seedFile)
+	if err != nil {
+		return err
+	}
+	sim, err := cdesim.Start(ctx, seed, cdesim.Options{Logger: logger.With("component", "cdesim")})
+	if err != nil {
+		return fmt.Errorf("start the CDE simulator: %w", err)
+	}
+	defer sim.Close()
+	caPath := filepath.Join(dataDir, "cdesim-ca.pem")
+	if err := sim.WriteCA(caPath); err != nil {
+		return err
+	}
+
+	// 3. Local S3 with the sample artifacts of examples/.
+	s3, err := s3local.Start(ctx, s3local.Options{Addr: s3Addr, Buckets: []string{"artifacts"}})
+	if err != nil {
+		return fmt.Errorf("start local S3: %w", err)
+	}
+	defer s3.Close()
+	if err := s3local.SeedExamples(ctx, s3); err != nil {
+		return err
+	}
+
+	// 4. The worker, configured like a deployed one: from the environment, where the local
+	// stack's values are the defaults.
+	key, user := seed.APIKeys[0], seed.WorkloadUsers[0]
+	defaults := map[string]string{
+		"TEMPORAL_ADDRESS":         temporalAddr,
+		"CDP_ENDPOINT_URL":         sim.ControlPlaneURL(),
+		"CDP_ACCESS_KEY_ID":        key.AccessKeyID,
+		"CDP_PRIVATE_KEY":          key.PrivateKey,
+		"CDP_DEPLOY_ROLE_USER":     user.Name,
+		"CDP_DEPLOY_ROLE_PASSWORD": user.Password,
+		"AWS_REGION":               "us-east-1",
+		"S3_USE_PATH_STYLE":        "true",
+		"HTTP_ADDR":                apiAddr,
+	}
+	var wcfg app.WorkerConfig
+	var acfg app.APIConfig
+	for _, target := range []any{&wcfg, &acfg} {
+		if err := envconfig.ProcessWith(ctx, &envconfig.Config{
+			Target:   target,
+			Lookuper: envconfig.MultiLookuper(envconfig.OsLookuper(), envconfig.MapLookuper(defaults)),
+		}); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+	}
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}
+	acts, err := app.NewActivities(ctx, wcfg, transport,
+		artifacts.WithEndpoint(s3.URL()), artifacts.WithStaticCredentials("local", "local-secret", ""))
+	if err != nil {
+		return err
+	}
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- app.RunWorker(ctx, wcfg, tc, acts, logger.With("component", "worker")) }()
+
+	// 5. The API.
+	ln, err := net.Listen("tcp", acfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (is another `make run` running?): %w", acfg.HTTPAddr, err)
+	}
+	apiDone := make(chan error, 1)
+	go func() { apiDone <- app.RunAPI(ctx, acfg, tc, ln, logger.With("component", "api")) }()
+
+	requests, err := writeRequests()
+	if err != nil {
+		return err
+	}
+	printBanner(sim, s3, caPath, requests)
+
+	select {
+	case <-ctx.Done():
+	case err := <-workerDone:
+		return fmt.Errorf("worker stopped: %w", err)
+	case err := <-apiDone:
+		return fmt.Errorf("API stopped: %w", err)
+	}
+	fmt.Println("\nStopping...")
+	<-apiDone
+	<-workerDone
+	return nil
+}
+
+// startTemporal builds the pinned Temporal CLI if needed and starts its dev server.
+func startTemporal(ctx context.Context) (func(), error) {
+	fmt.Println("Building the pinned Temporal CLI (tools/temporal; the first time takes a few minutes)...")
+	build := exec.CommandContext(ctx, "go", "tool", "-n", "temporal")
+	build.Dir = filepath.Join("tools", "temporal")
+	var stderr bytes.Buffer
+	build.Stderr = &stderr
+	out, err := build.Output()
+	if err != nil {
+		return nil, fmt.Errorf("build the Temporal CLI: %w: %s", err, stderr.String())
+	}
+	bin := strings.TrimSpace(string(out))
+	logFile, err := os.Create(filepath.Join(dataDir, "temporal.log"))
+	if err != nil {
+		return nil, err
+	}
+	host, port, _ := net.SplitHostPort(temporalAddr)
+	_, uiPort, _ := net.SplitHostPort(temporalUI)
+	// Not CommandContext: on Ctrl-C the child gets the same SIGINT from the terminal, and on
+	// other exits it is interrupted below, so it can close its SQLite file cleanly.
+	cmd := exec.Command(bin, "server", "start-dev",
+		"--ip", host, "--port", port, "--ui-port", uiPort,
+		"--db-filename", filepath.Join(dataDir, "temporal.db"), "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start the Temporal dev server: %w", err)
+	}
+	fmt.Println("Temporal dev server starting (logs in .data/temporal.log)...")
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logFile.Close()
+	}, nil
+}
+
+// writeRequests writes a ProvisioningRequest JSON per example, for curl -d @file.
+func writeRequests() (map[string]string, error) {
+	examples, err := filepath.Glob("examples/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, ex := range examples {
+		if filepath.Base(ex) == filepath.Base(seedFile) {
+			continue
+		}
+		text, err := os.ReadFile(ex)
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.MarshalIndent(descriptor.Request{DescriptorKind: descriptor.ComponentDescriptor, Descriptor: string(text)}, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSuffix(filepath.Base(ex), ".yaml")
+		path := filepath.Join(dataDir, "requests", name+".json")
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			return nil, err
+		}
+		out[name] = path
+	}
+	return out, nil
+}
+
+func printBanner(sim *cdesim.Sim, s3 *s3local.Server, caPath string, requests map[string]string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nThe CDE Spark provisioner is running locally.\n\n")
+	fmt.Fprintf(&b, "  Tech Adapter API   http://%s   (GET /health)\n", apiAddr)
+	fmt.Fprintf(&b, "  Temporal Web UI    http://%s   (every run, by component: CdeComponentId = \"...\")\n", temporalUI)
+	fmt.Fprintf(&b, "  Temporal frontend  %s\n", temporalAddr)
+	fmt.Fprintf(&b, "  CDP simulator      %s   (CA: %s)\n", sim.ControlPlaneURL(), caPath)
+	fmt.Fprintf(&b, "  Local S3           %s   (bucket artifacts, path-style)\n", s3.URL())
+	fmt.Fprintf(&b, "  Logs               .data/stack.log, .data/temporal.log\n\n")
+	fmt.Fprintf(&b, "Provision the sample Spark job:\n\n")
+	fmt.Fprintf(&b, "  curl -s http://%s/v1/provision -H 'Content-Type: application/json' -d @%s\n\n", apiAddr, requests["spark-jar"])
+	fmt.Fprintf(&b, "Then validate or unprovision it with /v1/validate and /v1/unprovision and the same body.\n")
+	fmt.Fprintf(&b, "Other samples: ")
+	first := true
+	for name, path := range requests {
+		if name == "spark-jar" {
+			continue
+		}
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.WriteString(path)
+	}
+	fmt.Fprintf(&b, "\n\nCtrl-C stops everything.\n")
+	fmt.Print(b.String())
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,189 @@
+// Package e2e runs the whole provisioner end to end: the real Temporal dev server (the pinned
+// CLI, as `make run` uses it), the real worker and API code, the CDE simulator speaking the real
+// CDP/CDE wire protocols, and a local S3-compatible server spoken to with the AWS SDK.
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/witboost-community/cde-spark-provisioner/activities"
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
+	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
+	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/s3local"
+)
+
+// stack is shared by the tests of the package: starting Temporal takes seconds, so it is started
+// once; tests keep apart by using distinct components.
+type stack struct {
+	tc       client.Client
+	sim      *cdesim.Sim
+	s3       *s3local.Server
+	acts     *activities.Activities
+	workerCf app.WorkerConfig
+	logs     *syncBuffer
+}
+
+var st *stack
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx := context.Background()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	tc, stopTemporal, err := temporalClient(ctx, logger)
+	if err != nil {
+		return 0, err
+	}
+	defer stopTemporal()
+
+	sim, err := cdesim.Start(ctx, cdesim.DemoSeed(), cdesim.Options{})
+	if err != nil {
+		return 0, fmt.Errorf("start the CDE simulator: %w", err)
+	}
+	defer sim.Close()
+
+	s3, err := s3local.Start(ctx, s3local.Options{Addr: "127.0.0.1:0", Buckets: []string{"artifacts"}})
+	if err != nil {
+		return 0, fmt.Errorf("start local S3: %w", err)
+	}
+	defer s3.Close()
+	if err := s3local.SeedExamples(ctx, s3); err != nil {
+		return 0, fmt.Errorf("seed local S3: %w", err)
+	}
+
+	cfg := app.WorkerConfig{
+		Temporal:                app.TemporalConfig{Namespace: "default", TaskQueue: "e2e", SearchAttributes: true},
+		CDPEndpointURL:          sim.ControlPlaneURL(),
+		CDPAccessKeyID:          cdesim.DemoAccessKeyID,
+		CDPPrivateKey:           cdesim.DemoPrivateKey,
+		DeployRoleUser:          cdesim.DemoUser,
+		DeployRolePassword:      cdesim.DemoPassword,
+		IDBrokerLookup:          true,
+		S3:                      artifacts.Config{UsePathStyle: true},
+		MaxConcurrentActivities: 20,
+		HTTPTimeout:             10 * time.Second,
+	}
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}
+	acts, err := app.NewActivities(ctx, cfg, transport,
+		artifacts.WithEndpoint(s3.URL()), artifacts.WithRegion("us-east-1"),
+		artifacts.WithStaticCredentials("e2e-access-key", "e2e-secret-key", ""))
+	if err != nil {
+		return 0, err
+	}
+	if err := app.RegisterSearchAttributes(ctx, tc, "default"); err != nil {
+		return 0, err
+	}
+	w := app.NewWorker(tc, cfg, acts)
+	if err := w.Start(); err != nil {
+		return 0, fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+
+	st = &stack{tc: tc, sim: sim, s3: s3, acts: acts, workerCf: cfg, logs: logs}
+	return m.Run(), nil
+}
+
+// temporalClient connects to TEMPORAL_ADDRESS when set, else starts the pinned dev server.
+func temporalClient(ctx context.Context, logger *slog.Logger) (client.Client, func(), error) {
+	if addr := os.Getenv("TEMPORAL_ADDRESS"); addr != "" {
+		tc, err := app.DialTemporal(ctx, app.TemporalConfig{Address: addr, Namespace: "default"}, logger, 30*time.Second)
+		return tc, func() { tc.Close() }, err
+	}
+	bin, err := temporalBinary()
+	if err != nil {
+		return nil, nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  bin,
+		LogLevel:      "error",
+		ClientOptions: &client.Options{HostPort: port, Namespace: "default"},
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("start the Temporal dev server %s: %w", bin, err)
+	}
+	tc, err := app.DialTemporal(ctx, app.TemporalConfig{Address: srv.FrontendHostPort(), Namespace: "default"}, logger, 30*time.Second)
+	if err != nil {
+		_ = srv.Stop()
+		return nil, nil, err
+	}
+	return tc, func() { tc.Close(); _ = srv.Stop() }, nil
+}
+
+// freePort returns a free loopback address for the dev server (bound to 127.0.0.1 only).
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// temporalBinary builds (once, then from the build cache) the CLI pinned in tools/temporal and
+// returns its path.
+func temporalBinary() (string, error) {
+	dir, err := filepath.Abs(filepath.Join("..", "tools", "temporal"))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "tool", "-n", "temporal")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("build the pinned Temporal CLI in %s: %w: %s", dir, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// syncBuffer collects the worker's logs for the secrets test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
