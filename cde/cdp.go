@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -138,7 +139,11 @@ func (c *CDPClient) call(ctx context.Context, service, op string, in, out any) e
 	// The specs give every operation 200 and "default: Error"; any 2xx is
 	// accepted to be tolerant.
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newAPIError(op, http.MethodPost, req.URL.EscapedPath(), resp, respBody, c.now())
+		// x-altus-auth replays until the date skew runs out: keep it, and
+		// each of its halves, out of an echoed message.
+		auth := req.Header.Get("x-altus-auth")
+		params, sig, _ := strings.Cut(auth, ".")
+		return newAPIError(op, http.MethodPost, req.URL.EscapedPath(), resp, respBody, c.now(), auth, sig, params)
 	}
 	if err := decodeJSON(respBody, out); err != nil {
 		return fmt.Errorf("cde: %s: %w", op, err)

@@ -21,7 +21,9 @@
 // errors.Is; IsTransient says whether to retry (408, 429, 5xx, timeouts,
 // connection errors; never 401/403 or a canceled context). No error, String
 // or LogValue of this package contains a private key, a password, a token
-// or an Authorization header.
+// or an Authorization header; a server that quotes the request's
+// credentials in its error text (token, password, Basic or x-altus-auth
+// value, 8 characters or more) has them replaced by REDACTED.
 //
 // TLS: certificates are always verified. Callers pass an *http.Client; nil
 // means one on http.DefaultTransport, whose roots are the system's; on
@@ -56,10 +58,28 @@
 //     are assumed to be 409 / 404 and surface as ErrConflict / ErrNotFound.
 //   - Job JSON: on create, optional scalars are omitted when zero, nil
 //     slices/maps omitted and empty ones sent; schedule.enabled is always
-//     sent. PATCH may merge (RFC 7386) or replace: UpdateJob sends the
-//     whole job with every unset optional field as null (witboost's proven
-//     shape), mounts [] when nil and {"enabled":false} for a nil schedule,
-//     so the stored job is the one given under either semantics.
+//     sent.
+//   - PATCH /jobs/{name} semantics are unknown, and a body that only says
+//     what the job should be does not converge under all of them: an RFC
+//     7386 merge keeps spark.conf keys left out of the body; a
+//     struct-decoding server keeps members sent as null (a stale className,
+//     pythonEnvResourceName, jars, schedule end). UpdateJob therefore GETs
+//     the job first and sends the whole new job (unset optional fields as
+//     null, witboost's shape; mounts [] when nil; {"enabled":false} for a
+//     nil schedule) plus, for what only the stored job has, null for each
+//     stale conf key inside the conf map and [] for each stale list, which
+//     merge, struct-decoding and replacing servers all apply. No "" is sent
+//     to clear a string: CDE may refuse it as a class, resource or cron.
+//     A stale scalar or object that only null removes, and that changes
+//     what runs (className, pythonEnvResourceName, proxyUser,
+//     cronExpression, schedule end, the other job type's object), is
+//     verified with a GET after the PATCH; if the server kept it, the job
+//     is re-created (DELETE, POST), the only wire-level way to clear it
+//     there. Members a server may default (schedule.user and start, sizes,
+//     logLevel, schedule flags) are not verified, so a default read back
+//     never causes a re-creation; under a struct-decoding server an omitted
+//     one keeps its old value. The integration tests run the same update
+//     table against the simulator's merge, fieldwise and replace modes.
 //   - python-env creation sends the documented "pythonEnv":{"pythonVersion"}
 //     (not witboost's "pythonEnvironment"); no PyPI mirror field, whose JSON
 //     name is unknown.

@@ -166,7 +166,12 @@ func isCertificateError(err error) bool {
 // body is {"code","message"}; {"error"} and {"errorMessages":[...]} are
 // tolerated, and anything else (the VC API's error shape is undocumented,
 // Knox sends plain text) becomes the message as text.
-func newAPIError(op, method, path string, resp *http.Response, body []byte, now time.Time) *APIError {
+//
+// secrets are the credentials the request carried (token, password, Basic
+// or x-altus-auth value): a server or proxy that quotes the request in its
+// error text must not put them into an error value, so they are replaced
+// before the message is truncated (a cut could leave a prefix otherwise).
+func newAPIError(op, method, path string, resp *http.Response, body []byte, now time.Time, secrets ...string) *APIError {
 	e := &APIError{
 		Op:         op,
 		Method:     method,
@@ -194,8 +199,24 @@ func newAPIError(op, method, path string, resp *http.Response, body []byte, now 
 	} else {
 		e.Message = string(body)
 	}
-	e.Message = sanitizeMessage(e.Message)
+	e.Message = sanitizeMessage(redactSecrets(e.Message, secrets))
 	return e
+}
+
+// minRedactedSecret is the shortest credential redactSecrets looks for:
+// real ones are far longer (JWTs, x-altus-auth values, CDP workload
+// passwords have a minimum length), while replacing a short value would
+// garble ordinary words of the message ("tok" in "token").
+const minRedactedSecret = 8
+
+// redactSecrets replaces every occurrence of each secret in s.
+func redactSecrets(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if len(secret) >= minRedactedSecret {
+			s = strings.ReplaceAll(s, secret, redacted)
+		}
+	}
+	return s
 }
 
 // scalarString renders a JSON string or number (some servers send a numeric

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -79,11 +80,13 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 			return fmt.Errorf("cde: %s: encode request: %w", call.op, err)
 		}
 	}
+	var sent []string // tokens of this call's attempts, kept out of error text
 	for attempt := 1; ; attempt++ {
 		token, err := c.tokens.Token(ctx)
 		if err != nil {
 			return err // already says knoxToken and carries its status
 		}
+		sent = append(sent, token)
 		var body io.Reader
 		contentLength := int64(-1)
 		switch {
@@ -132,7 +135,7 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 			}
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return newAPIError(call.op, call.method, req.URL.EscapedPath(), resp, respBody, c.now())
+			return newAPIError(call.op, call.method, req.URL.EscapedPath(), resp, respBody, c.now(), sent...)
 		}
 		if err := decodeJSON(respBody, out); err != nil {
 			return fmt.Errorf("cde: %s: %w", call.op, err)
@@ -202,21 +205,98 @@ func (c *JobsClient) CreateJob(ctx context.Context, job Job) error {
 	return c.do(ctx, vcCall{op: "createJob", method: http.MethodPost, path: "/jobs", jsonBody: job}, nil)
 }
 
-// UpdateJob sends the whole job as PATCH /jobs/{job.Name}. Whether the
-// server merges or replaces is undocumented, so every optional field of
-// the job, its spark and its schedule objects is sent, as null when unset
-// (as witboost does), mounts as [] when nil and a nil schedule as
-// {"enabled":false}: the job ends up as given under either semantics.
+// UpdateJob makes the stored job name equal job (PATCH /jobs/{job.Name}).
+// A missing job is an *APIError matching ErrNotFound.
+//
+// How CDE applies a PATCH is undocumented, and the three plausible servers
+// need different bodies to remove something:
+//
+//   - an RFC 7386 merge keeps every member absent from the body, including
+//     keys of spark.conf, and removes a member sent as null;
+//   - a struct-decoding ("fieldwise") server keeps a member sent as null or
+//     absent, replaces a map or list sent whole, and cannot clear a scalar
+//     at all;
+//   - a replacing server stores the body as the job.
+//
+// So UpdateJob first reads the current job and sends one body that every
+// one of them turns into job: the whole job, every unset optional field as
+// null (witboost's shape), mounts [] when nil, a nil schedule as
+// {"enabled":false}, and, for what the stored job has and job does not, a
+// null for each stale key inside spark.conf (the map itself is sent, so a
+// fieldwise server replaces it and a merging one deletes the keys) and []
+// for a stale list. Empty strings are never sent for a removal: CDE may
+// reject them ("" is not a resource, a class or a cron expression).
+//
+// What remains is a stale scalar or object that only null can remove,
+// which a fieldwise server ignores. For the members whose stale value
+// changes what runs (spark.className, spark.pythonEnvResourceName,
+// spark.proxyUser, schedule.cronExpression, schedule.end, a spark or
+// airflow object of the other job type), UpdateJob reads the job back after
+// the PATCH and, if the server kept one, replaces the job: DELETE, then POST
+// of job. That is the only wire-level way to clear such a field there; it
+// costs a moment without the job and a new creation time, and happens only
+// on a server that ignored the null. Members a server may fill with
+// defaults of its own (schedule.user and schedule.start, resource sizes,
+// logLevel, the schedule flags) are not verified, since a default read back
+// would trigger a re-creation on every update; under a fieldwise server an
+// omitted one keeps its previous value. Members the Job type does not model
+// are left to the server.
+//
+// If the POST of a re-creation fails, the error says so and the job is
+// absent: creating it (an upsert's next attempt) restores it.
 func (c *JobsClient) UpdateJob(ctx context.Context, job Job) error {
+	const op = "updateJob"
 	p, err := escapeName("job name", job.Name)
 	if err != nil {
 		return err
 	}
 	doc, err := updateDocument(job)
 	if err != nil {
-		return fmt.Errorf("cde: updateJob: %w", err)
+		return fmt.Errorf("cde: %s: %w", op, err)
 	}
-	return c.do(ctx, vcCall{op: "updateJob", method: http.MethodPatch, path: "/jobs/" + p, jsonBody: doc}, nil)
+	current, err := c.jobDocument(ctx, op, p)
+	if err != nil {
+		return err
+	}
+	removed := clearStale(doc, current)
+	if err := c.do(ctx, vcCall{op: op, method: http.MethodPatch, path: "/jobs/" + p, jsonBody: doc}, nil); err != nil {
+		return err
+	}
+	if len(removed) == 0 {
+		return nil
+	}
+	after, err := c.jobDocument(ctx, op, p)
+	if err != nil {
+		return err
+	}
+	var kept []string
+	for _, path := range removed {
+		if isSet(lookupMember(after, path)) {
+			kept = append(kept, path)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	what := strings.Join(kept, ", ")
+	if err := c.DeleteJob(ctx, job.Name); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("cde: %s: the server kept %s after PATCH, and deleting the job to recreate it failed: %w", op, what, err)
+	}
+	if err := c.CreateJob(ctx, job); err != nil {
+		return fmt.Errorf("cde: %s: the server kept %s after PATCH; the job was deleted to be recreated and is absent until created again: %w", op, what, err)
+	}
+	return nil
+}
+
+// jobDocument reads a job as a generic JSON object: UpdateJob needs to know
+// which members and conf keys are stored, which a Job cannot tell (absent
+// and empty look the same there, unknown members vanish).
+func (c *JobsClient) jobDocument(ctx context.Context, op, escapedName string) (map[string]any, error) {
+	var doc map[string]any
+	if err := c.do(ctx, vcCall{op: op, method: http.MethodGet, path: "/jobs/" + escapedName}, &doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
 }
 
 // Keys that UpdateJob sends as null when unset. Response-only fields and
@@ -226,6 +306,109 @@ var (
 	sparkUpdateKeys    = []string{"file", "className", "args", "conf", "driverCores", "driverMemory", "executorCores", "executorMemory", "numExecutors", "logLevel", "jars", "pyFiles", "files", "pythonEnvResourceName", "proxyUser"}
 	scheduleUpdateKeys = []string{"user", "cronExpression", "start", "end", "paused", "pausedUponCreation", "catchup", "dependsOnPast"}
 )
+
+// verifiedRemovals are the members whose stale value changes what the job
+// runs and which no server is expected to fill with a default, so UpdateJob
+// checks after the PATCH that they are gone (see UpdateJob).
+var verifiedRemovals = map[string]bool{
+	"spark": true, "airflow": true,
+	"spark.className": true, "spark.pythonEnvResourceName": true, "spark.proxyUser": true,
+	"schedule.cronExpression": true, "schedule.end": true,
+}
+
+// clearStale adds to doc (an update document) what removes the members the
+// current job has and doc does not: null for each stale spark.conf key, []
+// for a stale list (a fieldwise server ignores null). It returns the stale
+// members, among verifiedRemovals, that only null removes.
+func clearStale(doc, current map[string]any) []string {
+	removed := clearStaleMembers(doc, current, "", jobUpdateKeys)
+	for _, obj := range []struct {
+		name string
+		keys []string
+	}{{"spark", sparkUpdateKeys}, {"schedule", scheduleUpdateKeys}} {
+		next, _ := doc[obj.name].(map[string]any)
+		cur, _ := current[obj.name].(map[string]any)
+		if next == nil || cur == nil {
+			continue
+		}
+		removed = append(removed, clearStaleMembers(next, cur, obj.name+".", obj.keys)...)
+		if obj.name != "spark" {
+			continue
+		}
+		// Both have a conf: null the keys only the stored one has.
+		nextConf, _ := next["conf"].(map[string]any)
+		curConf, _ := cur["conf"].(map[string]any)
+		if nextConf == nil {
+			continue
+		}
+		for k := range curConf {
+			if _, ok := nextConf[k]; !ok {
+				nextConf[k] = nil
+			}
+		}
+	}
+	return removed
+}
+
+// clearStaleMembers handles the keys of one object whose doc value is null
+// while the stored value is set.
+func clearStaleMembers(next, cur map[string]any, prefix string, keys []string) []string {
+	var removed []string
+	for _, k := range keys {
+		if next[k] != nil || !isSet(cur[k]) {
+			continue
+		}
+		switch stale := cur[k].(type) {
+		case []any:
+			next[k] = []any{}
+		case map[string]any:
+			if prefix+k == "spark.conf" {
+				nulls := make(map[string]any, len(stale))
+				for key := range stale {
+					nulls[key] = nil
+				}
+				next[k] = nulls
+				continue
+			}
+			if verifiedRemovals[prefix+k] {
+				removed = append(removed, prefix+k)
+			}
+		default:
+			if verifiedRemovals[prefix+k] {
+				removed = append(removed, prefix+k)
+			}
+		}
+	}
+	return removed
+}
+
+// isSet: JSON null, "", [] and {} count as unset, as they do for a Job.
+func isSet(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case string:
+		return v != ""
+	case []any:
+		return len(v) > 0
+	case map[string]any:
+		return len(v) > 0
+	}
+	return true
+}
+
+// lookupMember returns the member at a dotted path ("spark.className").
+func lookupMember(doc map[string]any, path string) any {
+	var v any = doc
+	for key := range strings.SplitSeq(path, ".") {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = obj[key]
+	}
+	return v
+}
 
 // updateDocument renders job as the JSON object UpdateJob sends.
 func updateDocument(job Job) (map[string]any, error) {

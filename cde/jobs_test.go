@@ -31,12 +31,15 @@ type vcRequest struct {
 	Body                   []byte
 }
 
-// fakeVC answers every request with one status and body and records it.
+// fakeVC answers every request with one status and body and records it;
+// when getBody is set, GETs are answered 200 with it instead (UpdateJob
+// reads the job before writing it).
 type fakeVC struct {
-	mu     sync.Mutex
-	seen   []vcRequest
-	status int
-	body   string
+	mu      sync.Mutex
+	seen    []vcRequest
+	status  int
+	body    string
+	getBody string
 }
 
 func (f *fakeVC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -44,6 +47,9 @@ func (f *fakeVC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.seen = append(f.seen, vcRequest{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), body})
 	status, respBody := f.status, f.body
+	if r.Method == http.MethodGet && f.getBody != "" {
+		status, respBody = http.StatusOK, f.getBody
+	}
 	f.mu.Unlock()
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, respBody)
@@ -241,6 +247,7 @@ func TestWritesTolerateAny2xxWithAnyBody(t *testing.T) {
 		},
 	}
 	f, c := startFakeVC(t, 200, "")
+	f.getBody = `{"name":"j"}` // UpdateJob's read of the current job
 	for _, status := range []int{200, 201, 202, 204} {
 		for _, body := range []string{"", "{}", "null", "[]", `{"name":"j","type":"spark","mounts":[],"retentionPolicy":"keep_indefinitely"}`} {
 			if status == 204 && body != "" {
@@ -483,5 +490,213 @@ func TestListJobsStopsWhenTheServerIgnoresOffset(t *testing.T) {
 	defer f.mu.Unlock()
 	if len(f.seen) != 2 {
 		t.Errorf("%d requests, want 2", len(f.seen))
+	}
+}
+
+// scriptedVC answers each request with the next scripted response for its
+// "METHOD path" (the last one repeats) and records requests in order.
+type scriptedVC struct {
+	mu      sync.Mutex
+	answers map[string][]scripted
+	seen    []vcRequest
+}
+
+type scripted struct {
+	status int
+	body   string
+}
+
+func (s *scriptedVC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	s.seen = append(s.seen, vcRequest{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), body})
+	key := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/dex/api/v1")
+	queue := s.answers[key]
+	a := scripted{status: http.StatusNotImplemented, body: `{"message":"unscripted ` + key + `"}`}
+	if len(queue) > 0 {
+		a = queue[0]
+		if len(queue) > 1 {
+			s.answers[key] = queue[1:]
+		}
+	}
+	s.mu.Unlock()
+	w.WriteHeader(a.status)
+	_, _ = io.WriteString(w, a.body)
+}
+
+func (s *scriptedVC) requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, r := range s.seen {
+		out = append(out, r.Method+" "+strings.TrimPrefix(r.RawPath, "/dex/api/v1"))
+	}
+	return out
+}
+
+func (s *scriptedVC) body(t *testing.T, method string) []byte {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.seen {
+		if r.Method == method {
+			return r.Body
+		}
+	}
+	t.Fatalf("no %s request", method)
+	return nil
+}
+
+func startScriptedVC(t *testing.T, answers map[string][]scripted) (*scriptedVC, *JobsClient) {
+	t.Helper()
+	s := &scriptedVC{answers: answers}
+	srv := httptest.NewTLSServer(s)
+	t.Cleanup(srv.Close)
+	return s, newTestJobsClient(t, srv, StaticTokenSource("tok-1"))
+}
+
+// The PATCH body removes what the stored job has and the new one does not,
+// in a form every PATCH semantics applies.
+func TestUpdateJobPatchClearsStaleMembers(t *testing.T) {
+	const stored = `{"name":"j","type":"spark","mounts":[{"resourceName":"r"}],"retentionPolicy":"keep_indefinitely",
+		"spark":{"file":"a.jar","className":"com.example.Main","args":["--x"],"conf":{"keep":"1","old":"2"},"jars":["dep.jar"],"logLevel":"INFO"},
+		"schedule":{"enabled":true,"user":"cde01","cronExpression":"0 * * * *","start":"2024-06-07T19:17:42.315Z"},
+		"created":"2024-06-07T11:17:42Z","hidden":false,"defaultVariables":{"a":"b"}}`
+	tests := []struct {
+		name string
+		job  Job
+		want map[string]string // dotted member → its JSON in the PATCH body
+	}{
+		{"a dropped conf key is sent as null inside the conf map",
+			Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "a.jar", ClassName: "com.example.Main", Conf: map[string]string{"keep": "1", "new": "3"}}},
+			map[string]string{"spark.conf": `{"keep":"1","new":"3","old":null}`}},
+		{"a dropped conf is emptied key by key, not nulled whole",
+			Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "a.jar"}},
+			map[string]string{"spark.conf": `{"keep":null,"old":null}`}},
+		{"dropped lists are sent empty, since null keeps them on a struct-decoding server",
+			Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "a.jar"}},
+			map[string]string{"spark.args": `[]`, "spark.jars": `[]`, "mounts": `[]`}},
+		{"dropped scalars are null, never an empty string",
+			Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "main.py"}},
+			map[string]string{"spark.className": `null`, "spark.logLevel": `null`, "schedule.cronExpression": `null`, "schedule.user": `null`}},
+		{"members the stored job lacks stay null as before",
+			Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "a.jar"}},
+			map[string]string{"spark.pyFiles": `null`, "spark.proxyUser": `null`, "airflow": `null`}},
+		{"a dropped schedule is sent disabled",
+			Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "a.jar"}},
+			map[string]string{"schedule.enabled": `false`}},
+		{"server-owned and unmodelled members are not touched",
+			Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "a.jar"}},
+			map[string]string{"created": ``, "hidden": ``, "defaultVariables": ``}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := startScriptedVC(t, map[string][]scripted{
+				"GET /jobs/j":   {{200, stored}},
+				"PATCH /jobs/j": {{200, ""}},
+			})
+			// The read-back (when one is made) sees the removals applied.
+			s.answers["GET /jobs/j"] = append(s.answers["GET /jobs/j"], scripted{200, `{"name":"j","type":"spark","spark":{"file":"a.jar"}}`})
+			if err := c.UpdateJob(context.Background(), tt.job); err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(s.body(t, http.MethodPatch), &doc); err != nil {
+				t.Fatal(err)
+			}
+			for path, want := range tt.want {
+				v, present := memberAt(doc, path)
+				if want == "" {
+					if present {
+						t.Errorf("%s sent as %v, want it left out", path, v)
+					}
+					continue
+				}
+				got, _ := json.Marshal(v)
+				if !present {
+					got = []byte("(absent)")
+				}
+				jsonEqualOrReport(t, path, got, want)
+			}
+		})
+	}
+}
+
+func memberAt(doc map[string]any, path string) (any, bool) {
+	var v any = doc
+	for key := range strings.SplitSeq(path, ".") {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = obj[key]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func jsonEqualOrReport(t *testing.T, what string, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil || !reflect.DeepEqual(g, w) {
+		t.Errorf("%s = %s, want %s", what, got, want)
+	}
+}
+
+// What UpdateJob does after the PATCH, depending on what the server kept.
+func TestUpdateJobVerifiesRemovalsAndRecreatesWhenANullWasIgnored(t *testing.T) {
+	const withClass = `{"name":"j","type":"spark","spark":{"file":"a.jar","className":"com.example.Main"}}`
+	const withoutClass = `{"name":"j","type":"spark","spark":{"file":"main.py"}}`
+	pyJob := Job{Name: "j", Type: "spark", Spark: &SparkJob{File: "main.py"}}
+	tests := []struct {
+		name          string
+		answers       map[string][]scripted
+		wantRequests  []string
+		wantErr       string // substring; "" = success
+		wantTransient bool
+	}{
+		{"a server that applied the null is left alone",
+			map[string][]scripted{"GET /jobs/j": {{200, withClass}, {200, withoutClass}}, "PATCH /jobs/j": {{200, ""}}},
+			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j"}, "", false},
+		{"a server that kept the class gets the job re-created",
+			map[string][]scripted{"GET /jobs/j": {{200, withClass}}, "PATCH /jobs/j": {{200, ""}}, "DELETE /jobs/j": {{204, ""}}, "POST /jobs": {{201, ""}}},
+			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j", "DELETE /jobs/j", "POST /jobs"}, "", false},
+		{"a job deleted meanwhile is simply created",
+			map[string][]scripted{"GET /jobs/j": {{200, withClass}}, "PATCH /jobs/j": {{200, ""}}, "DELETE /jobs/j": {{404, ""}}, "POST /jobs": {{201, ""}}},
+			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j", "DELETE /jobs/j", "POST /jobs"}, "", false},
+		{"a failed delete stops before the create and says what was kept",
+			map[string][]scripted{"GET /jobs/j": {{200, withClass}}, "PATCH /jobs/j": {{200, ""}}, "DELETE /jobs/j": {{503, ""}}},
+			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j", "DELETE /jobs/j"}, "kept spark.className", true},
+		{"a failed create after the delete says the job is absent",
+			map[string][]scripted{"GET /jobs/j": {{200, withClass}}, "PATCH /jobs/j": {{200, ""}}, "DELETE /jobs/j": {{204, ""}}, "POST /jobs": {{503, ""}}},
+			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j", "DELETE /jobs/j", "POST /jobs"}, "absent until created again", true},
+		{"a missing job is not found before any write",
+			map[string][]scripted{"GET /jobs/j": {{404, `{"message":"job 'j' not found"}`}}},
+			[]string{"GET /jobs/j"}, "404", false},
+		{"nothing to remove means no read-back",
+			map[string][]scripted{"GET /jobs/j": {{200, withoutClass}}, "PATCH /jobs/j": {{200, ""}}},
+			[]string{"GET /jobs/j", "PATCH /jobs/j"}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := startScriptedVC(t, tt.answers)
+			err := c.UpdateJob(context.Background(), pyJob)
+			if got := s.requests(); !slices.Equal(got, tt.wantRequests) {
+				t.Errorf("requests = %v, want %v", got, tt.wantRequests)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("err = %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			case err != nil && IsTransient(err) != tt.wantTransient:
+				t.Errorf("IsTransient(%v) = %v, want %v", err, !tt.wantTransient, tt.wantTransient)
+			}
+			if slices.Contains(tt.wantRequests, "POST /jobs") {
+				// The re-creation sends the job as CreateJob does.
+				jsonEqual(t, "POST body", s.body(t, http.MethodPost), `{"name":"j","type":"spark","spark":{"file":"main.py"}}`)
+			}
+		})
 	}
 }

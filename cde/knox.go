@@ -2,6 +2,7 @@ package cde
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -287,7 +288,8 @@ func (k *KnoxTokenSource) fetch(ctx context.Context, host string) (string, int64
 		return "", 0, fmt.Errorf("cde: %s: read response: %w", op, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return "", 0, newAPIError(op, http.MethodGet, knoxTokenPath, resp, body, k.now())
+		basic := base64.StdEncoding.EncodeToString([]byte(k.creds.user + ":" + k.creds.password))
+		return "", 0, newAPIError(op, http.MethodGet, knoxTokenPath, resp, body, k.now(), k.creds.password, basic)
 	}
 	var tr knoxTokenResponse
 	if err := decodeJSON(body, &tr); err != nil {
