@@ -149,11 +149,18 @@ func TestProvisionCreatesTheJobThenUnprovisionDeletesIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, res.Files, 2)
 
-	// Provisioning the same descriptor again updates the job in place.
+	// Provisioning a changed descriptor updates the job in place: a PATCH, no second POST.
+	st.sim.ResetRequests()
 	a = call(t, http.MethodPost, srv.URL+"/v1/provision", request(strings.Replace(text, "numExecutors: 2", "numExecutors: 3", 1)))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
 	a.decode(t, &status)
 	assert.Contains(t, status["result"], "updated")
+	assert.Equal(t, 0, countRequests(http.MethodPost, "/dex/api/v1/jobs"))
+	assert.Equal(t, 1, countRequests(http.MethodPatch, "/dex/api/v1/jobs/"+job))
+	stored, err = st.sim.Job(vcID(t), job)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(stored, &got))
+	assert.EqualValues(t, 3, got["spark"].(map[string]any)["numExecutors"])
 
 	a = call(t, http.MethodPost, srv.URL+"/v1/unprovision", request(text))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
@@ -172,6 +179,17 @@ func TestProvisionCreatesTheJobThenUnprovisionDeletesIt(t *testing.T) {
 	assert.Contains(t, status["result"], "already absent")
 }
 
+// at is the Spark jar example deployed to another service and virtual cluster.
+func at(name, service, cluster string) string {
+	text, err := os.ReadFile(filepath.Join("..", "examples", "spark-jar.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	out := strings.ReplaceAll(string(text), "spark-wl", name)
+	out = strings.Replace(out, "cdeService: cde-dev", "cdeService: "+service, 1)
+	return strings.Replace(out, "cdeCluster: vc-dev", "cdeCluster: "+cluster, 1)
+}
+
 func TestValidate(t *testing.T) {
 	srv := newAPI(t, nil)
 	tests := []struct {
@@ -181,8 +199,12 @@ func TestValidate(t *testing.T) {
 		errors []string // prefixes, in order
 	}{
 		{"a valid descriptor", sparkJar(t, unique("validate-ok")), true, nil},
-		{"an unknown service", strings.Replace(sparkJar(t, unique("validate-svc")), "cdeService: cde-dev", "cdeService: nope", 1), false,
-			[]string{"CDE Service not found"}},
+		{"an unknown service", at(unique("v"), "nope", "vc-dev"), false, []string{"CDE Service not found"}},
+		{"a service that is not running", at(unique("v"), "cde-failed", "vc-failed"), false, []string{"CDE Service exists but is not running"}},
+		{"a recently deleted service", at(unique("v"), "cde-old", "vc-old"), false, []string{"CDE Service was recently deleted"}},
+		{"an unknown virtual cluster", at(unique("v"), "cde-dev", "vc-nope"), false, []string{"CDE Virtual Cluster not found"}},
+		{"a virtual cluster not activated", at(unique("v"), "cde-stage", "vc-stage"), false, []string{"CDE Virtual Cluster exists but is not properly activated"}},
+		{"a recently deleted virtual cluster", at(unique("v"), "cde-dev", "vc-gone"), false, []string{"CDE Virtual Cluster was recently deleted"}},
 		{"a missing jar and a bad memory in one answer", strings.Replace(strings.Replace(sparkJar(t, unique("validate-many")),
 			"spark-app-0.0.0.jar", "missing.jar", 1), "driverMemory: 2g", "driverMemory: 2G", 1), false,
 			[]string{"If specified, driver memory", "Job Source application file not found: s3://artifacts/finance/cashflow/0.0.0/missing.jar does not exist"}},
@@ -251,15 +273,26 @@ func TestProvisionRefusesAnInvalidDescriptorWithEveryProblem(t *testing.T) {
 	assert.Empty(t, body.InputErrorField, "two fields are at fault")
 }
 
-func TestUnprovisionIsSkippedWhenTheServiceIsGone(t *testing.T) {
+func TestUnprovisionIsSkippedWhenTheServiceOrClusterIsGone(t *testing.T) {
 	srv := newAPI(t, nil)
-	text := strings.Replace(sparkJar(t, unique("skipped")), "cdeService: cde-dev", "cdeService: "+deletedService(t), 1)
-	a := call(t, http.MethodPost, srv.URL+"/v1/unprovision", request(text))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	var status api.ProvisioningStatus
-	a.decode(t, &status)
-	assert.Equal(t, api.StatusCompleted, status.Status)
-	assert.True(t, strings.HasPrefix(status.Result, "Unprovision skipped: CDE Service was recently deleted: service \""+deletedService(t)+"\""), status.Result)
+	tests := []struct{ name, text, result string }{
+		{"deleted service", at(unique("skipped"), deletedService(t), "vc-old"), "Unprovision skipped: CDE Service was recently deleted: service \"cde-old\""},
+		{"virtual cluster not activated", at(unique("skipped"), "cde-stage", "vc-stage"), "Unprovision skipped: CDE Virtual Cluster exists but is not properly activated: virtual cluster \"vc-stage\" is AppInstalling"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st.sim.ResetRequests()
+			a := call(t, http.MethodPost, srv.URL+"/v1/unprovision", request(tt.text))
+			require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+			var status api.ProvisioningStatus
+			a.decode(t, &status)
+			assert.Equal(t, api.StatusCompleted, status.Status)
+			assert.True(t, strings.HasPrefix(status.Result, tt.result), status.Result)
+			for _, r := range st.sim.Requests() {
+				assert.False(t, strings.HasPrefix(r.Target, "vc:") && r.Method == http.MethodDelete, "nothing is deleted: %+v", r)
+			}
+		})
+	}
 }
 
 // deletedService is the recently deleted service of the demo seed.
@@ -291,8 +324,10 @@ func TestUnprovisionRetriesATransientCDPErrorInsteadOfSkipping(t *testing.T) {
 
 func TestSlowProvisionAnswers202ThenTheStatusEndpointFollowsIt(t *testing.T) {
 	srv := newAPI(t, func(c *app.APIConfig) { c.SyncTimeout = 500 * time.Millisecond })
-	text := sparkJar(t, unique("slow"))
-	release := st.sim.Block("POST /dex/api/v1/jobs")
+	name := unique("slow")
+	text := sparkJar(t, name)
+	// Blocking the job's own path keeps other tests' runs out of the way.
+	release := st.sim.Block("GET /dex/api/v1/jobs/" + jobName(name))
 	released := false
 	defer func() {
 		if !released {
@@ -435,11 +470,12 @@ func TestShutdownAnswersWaitingRequestsWithTheirToken(t *testing.T) {
 		stopped <- app.RunAPI(ctx, cfg, st.tc, ln, app.NewLogger(app.LogConfig{Level: "error"}, io.Discard))
 	}()
 
-	release := st.sim.Block("POST /dex/api/v1/jobs")
+	name := unique("shutdown")
+	release := st.sim.Block("GET /dex/api/v1/jobs/" + jobName(name))
 	defer release()
 	answered := make(chan answer, 1)
 	go func() {
-		answered <- call(t, http.MethodPost, "http://"+ln.Addr().String()+"/v1/provision", request(sparkJar(t, unique("shutdown"))))
+		answered <- call(t, http.MethodPost, "http://"+ln.Addr().String()+"/v1/provision", request(sparkJar(t, name)))
 	}()
 	// Wait until the run is blocked on the job creation, i.e. the request is waiting on it.
 	waitCtx, waitCancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -456,4 +492,74 @@ func TestShutdownAnswersWaitingRequestsWithTheirToken(t *testing.T) {
 		t.Fatal("the waiting request was not answered on shutdown")
 	}
 	require.NoError(t, <-stopped)
+}
+
+// countRequests counts the simulator's requests with this method and path since the last reset.
+func countRequests(method, path string) int {
+	n := 0
+	for _, r := range st.sim.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+func TestTenIdenticalConcurrentProvisionsRunOneWorkflow(t *testing.T) {
+	srv := newAPI(t, nil)
+	name := unique("concurrent")
+	text := sparkJar(t, name)
+	release := st.sim.Block("GET /dex/api/v1/jobs/" + jobName(name))
+
+	const n = 10
+	answers := make(chan answer, n)
+	for range n {
+		go func() { answers <- call(t, http.MethodPost, srv.URL+"/v1/provision", request(text)) }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, st.sim.AwaitBlocked(ctx, 1))
+	release()
+
+	runIDs := map[string]int{}
+	for range n {
+		a := <-answers
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		var status api.ProvisioningStatus
+		a.decode(t, &status)
+		runIDs[status.Info.PrivateInfo["runId"]]++
+	}
+	assert.Len(t, runIDs, 1, "every request got the answer of one run: %v", runIDs)
+
+	// Temporal knows one run of the component.
+	id := workflows.ComponentWorkflowID("development", "urn:dmb:cmp:finance:cashflow:0:"+name)
+	var runs int
+	require.Eventually(t, func() bool {
+		resp, err := st.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowId = %q", id)})
+		require.NoError(t, err)
+		runs = len(resp.Executions)
+		return runs > 0
+	}, 20*time.Second, 100*time.Millisecond)
+	assert.Equal(t, 1, runs)
+}
+
+func TestProvisionWhileAnUnprovisionRunsIsAConflict(t *testing.T) {
+	srv := newAPI(t, func(c *app.APIConfig) { c.SyncTimeout = 500 * time.Millisecond })
+	name := unique("conflict")
+	text := sparkJar(t, name)
+	a := call(t, http.MethodPost, newAPI(t, nil).URL+"/v1/provision", request(text))
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+
+	release := st.sim.Block("DELETE /dex/api/v1/jobs/" + jobName(name))
+	defer release()
+	a = call(t, http.MethodPost, srv.URL+"/v1/unprovision", request(text))
+	require.Equal(t, http.StatusAccepted, a.status, "%s", a.body)
+	token := string(a.body)
+
+	a = call(t, http.MethodPost, srv.URL+"/v1/provision", request(text))
+	require.Equal(t, http.StatusConflict, a.status, "%s", a.body)
+	var body api.SystemError
+	a.decode(t, &body)
+	assert.Contains(t, body.Error, "unprovision, token "+token)
+	assert.Contains(t, body.MoreInfo.Solutions[0], "/v1/provision/"+token+"/status")
 }

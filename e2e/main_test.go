@@ -69,6 +69,18 @@ func run(m *testing.M) (int, error) {
 	}
 	defer sim.Close()
 
+	// Services and clusters in every state the six CDP rules distinguish, beside the demo seed's
+	// running cde-dev/vc-dev, deleted cde-old and installing vc-stage.
+	if _, err := sim.AddService(ctx, cdesim.ServiceSeed{Name: "cde-failed", Status: "ClusterCreationFailed",
+		EnvironmentName: cdesim.DemoEnvironment, EnvironmentCRN: cdesim.DemoEnvironmentCRN,
+		VirtualClusters: []cdesim.VCSeed{{Name: "vc-failed", Status: cdesim.StatusVCRunning}}}); err != nil {
+		return 0, err
+	}
+	dev, _ := sim.Service(cdesim.DemoService)
+	if _, err := sim.AddVC(ctx, dev.ClusterID, cdesim.VCSeed{Name: "vc-gone", Status: cdesim.StatusVCDeleted}); err != nil {
+		return 0, err
+	}
+
 	s3, err := s3local.Start(ctx, s3local.Options{Addr: "127.0.0.1:0", Buckets: []string{"artifacts"}})
 	if err != nil {
 		return 0, fmt.Errorf("start local S3: %w", err)
