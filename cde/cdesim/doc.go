@@ -181,6 +181,7 @@
 // DeleteJob, JobRuns, SetJobRunStatus, Resource, ResourceNames, AddResource,
 // PutFile, FileBytes, FailPythonEnvBuild, IssueToken), fault injection on
 // routes "[METHOD ]/path/glob" (FailNext, SetLatency, Block + AwaitBlocked,
-// ClearFaults) and a request log without secrets (Requests, ResetRequests).
+// ClearFaults), a request log without secrets (Requests, ResetRequests) and
+// a count of the file bytes received by uploads (UploadedBytes).
 // StartForTest starts a simulator closed at the end of a test.
 package cdesim

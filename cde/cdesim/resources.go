@@ -289,7 +289,8 @@ func readMultipartFile(r *http.Request, keep, countPackages bool) (receivedFile,
 		}
 		n, err := io.Copy(dst, part)
 		if err != nil {
-			return receivedFile{}, fmt.Errorf("read file part: %w", err)
+			// size still says how much arrived, for UploadedBytes.
+			return receivedFile{size: n}, fmt.Errorf("read file part: %w", err)
 		}
 		out := receivedFile{size: n, sha1: hex.EncodeToString(h.Sum(nil))}
 		if countPackages {
@@ -334,6 +335,7 @@ func (s *Sim) uploadFile(w http.ResponseWriter, r *http.Request, c *vc) {
 	}
 	// Stream outside the lock: uploads may be large and slow.
 	got, err := readMultipartFile(r, !s.opts.DigestOnlyUploads, isEnv)
+	s.countUpload(c.id, name, got.size)
 	if err != nil {
 		writeVCError(w, http.StatusBadRequest, err.Error())
 		return
@@ -403,4 +405,37 @@ func (s *Sim) deleteFile(w http.ResponseWriter, r *http.Request, c *vc) {
 	delete(res.files, fp)
 	res.modified = s.now()
 	writeEmpty(w, http.StatusNoContent)
+}
+
+// uploadKey names a resource of a virtual cluster in the upload counters.
+type uploadKey struct{ vcID, resource string }
+
+func (s *Sim) countUpload(vcID, resource string, n int64) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.uploaded[uploadKey{vcID, resource}] += n
+}
+
+// UploadedBytes returns how many bytes of file content the upload handler
+// (PUT /resources/{name}/{path}) has read for resource name of virtual
+// cluster vcID since the simulator started: every upload counts, including
+// one cut off midway (the bytes that arrived) and files since overwritten or
+// deleted, while requests refused before their body was read (a failure
+// injected with FailNext, a missing resource) count nothing. An empty name
+// sums every resource of the virtual cluster; an empty vcID sums every
+// virtual cluster. It lets a test or benchmark count the bytes a redeploy
+// sends, which the stored files cannot tell.
+func (s *Sim) UploadedBytes(vcID, name string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var total int64
+	for k, n := range s.uploaded {
+		if (vcID == "" || k.vcID == vcID) && (name == "" || k.resource == name) {
+			total += n
+		}
+	}
+	return total
 }

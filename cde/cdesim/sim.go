@@ -168,6 +168,10 @@ type Sim struct {
 	keys      map[string]keyVerifier
 	users     map[string]string
 	tokens    map[string]*token
+	// uploaded counts the file bytes read by upload handlers, per resource
+	// name of each VC; kept apart from the resources so that deleting or
+	// overwriting a file does not hide the traffic it caused.
+	uploaded map[uploadKey]int64
 
 	faults faults
 	wg     sync.WaitGroup
@@ -229,6 +233,7 @@ func Start(ctx context.Context, seed Seed, opts Options) (*Sim, error) {
 		keys:     map[string]keyVerifier{},
 		users:    map[string]string{},
 		tokens:   map[string]*token{},
+		uploaded: map[uploadKey]int64{},
 	}
 	if s.tenant == "" {
 		s.tenant = "cdesim-tenant"
