@@ -29,6 +29,8 @@ type Activities struct {
 	Store *artifacts.Store
 	// IDBrokerLookup sets spark.cde.idBrokerHosts from the datalake (CDE_IDBROKER_LOOKUP).
 	IDBrokerLookup bool
+	// UploadConcurrency bounds the uploads of one provision running at once (0: the default).
+	UploadConcurrency int
 	// StatConcurrency bounds the S3 checks of one job done at once (0: the store's default).
 	StatConcurrency int
 }

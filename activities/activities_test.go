@@ -127,9 +127,9 @@ componentIdToProvision: urn:dmb:cmp:finance:cashflow:0:wl
 	for i, wantCreated := range []bool{true, false} {
 		val, err := env.ExecuteActivity(acts.EnsureResource, activities.ResourceInput{Target: target, Name: mainRes, Type: cde.ResourceTypeFiles})
 		require.NoError(t, err, "attempt %d", i)
-		var created bool
-		require.NoError(t, val.Get(&created))
-		assert.Equal(t, wantCreated, created)
+		var ensured activities.EnsureResult
+		require.NoError(t, val.Get(&ensured))
+		assert.Equal(t, wantCreated, ensured.Created)
 	}
 	for i, wantCreated := range []bool{true, false} {
 		val, err := env.ExecuteActivity(acts.UpsertJob, activities.JobInput{Target: target, Specific: spec, IDBrokerHosts: []string{"10.0.0.1"}})

@@ -11,38 +11,67 @@ import (
 )
 
 // EnsureResource creates the resource when it does not exist. An existing resource of the same
-// type is kept (with its files, which later uploads compare against); one of another type is a
-// permanent error, since deleting it could destroy someone else's data.
-func (a *Activities) EnsureResource(ctx context.Context, in ResourceInput) (bool, error) {
+// type is kept (with its files, which SyncFiles compares against). A python-env built for another
+// Python version is deleted and created again, since CDE builds an environment for one version:
+// its requirements are uploaded anew by SyncFiles, which starts a new build. A resource of
+// another type is a permanent error: deleting it could destroy someone else's files.
+func (a *Activities) EnsureResource(ctx context.Context, in ResourceInput) (EnsureResult, error) {
 	jobs, err := a.jobs(in.Target)
 	if err != nil {
-		return false, err
+		return EnsureResult{}, err
 	}
 	what := fmt.Sprintf("resource %s in virtual cluster %s", in.Name, in.Target.ClusterName)
 	existing, err := jobs.GetResource(ctx, in.Name)
+	var out EnsureResult
 	switch {
 	case err == nil:
 		if existing.Type != "" && existing.Type != in.Type {
-			return false, temporal.NewNonRetryableApplicationError(
+			return EnsureResult{}, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("%s exists with type %s, expected %s: delete it or rename the job", what, existing.Type, in.Type), ErrTypeCDE, nil)
 		}
-		return false, nil
+		if in.Type != cde.ResourceTypePythonEnv || existing.PythonEnv == nil || existing.PythonEnv.PythonVersion == "" ||
+			existing.PythonEnv.PythonVersion == in.PythonVersion {
+			return out, nil
+		}
+		if err := jobs.DeleteResource(ctx, in.Name); err != nil && !errors.Is(err, cde.ErrNotFound) {
+			return EnsureResult{}, classify(fmt.Sprintf("delete %s (built for %s, now %s)", what, existing.PythonEnv.PythonVersion, in.PythonVersion), err)
+		}
+		out.Recreated = true
 	case !errors.Is(err, cde.ErrNotFound):
-		return false, classify("get "+what, err)
+		return EnsureResult{}, classify("get "+what, err)
 	}
 	req := cde.CreateResourceRequest{Name: in.Name, Type: in.Type, RetentionPolicy: cde.RetentionKeepIndefinitely}
 	if in.Type == cde.ResourceTypePythonEnv {
-		req.PythonEnv = &cde.PythonEnv{PythonVersion: in.PythonVersion}
+		req.PythonEnv = &cde.PythonEnv{PythonVersion: in.PythonVersion, PyPiMirror: in.PyMirror}
 	}
 	switch err := jobs.CreateResource(ctx, req); {
 	case err == nil:
-		return true, nil
+		out.Created = true
+		return out, nil
 	case errors.Is(err, cde.ErrConflict):
 		// Created by an earlier attempt whose answer was lost, or concurrently: the same thing.
-		return false, nil
+		return out, nil
 	default:
-		return false, classify("create "+what, err)
+		return EnsureResult{}, classify("create "+what, err)
 	}
+}
+
+// ResourceStatus reads a resource's status, and for a python-env CDE's reason (a failed build
+// says why).
+func (a *Activities) ResourceStatus(ctx context.Context, in ResourceInput) (ResourceState, error) {
+	jobs, err := a.jobs(in.Target)
+	if err != nil {
+		return ResourceState{}, err
+	}
+	res, err := jobs.GetResource(ctx, in.Name)
+	if err != nil {
+		return ResourceState{}, classify(fmt.Sprintf("get resource %s in virtual cluster %s", in.Name, in.Target.ClusterName), err)
+	}
+	st := ResourceState{Status: res.Status}
+	if res.PythonEnvInfo != nil {
+		st.Reason = res.PythonEnvInfo.StatusReason
+	}
+	return st, nil
 }
 
 // UpsertJob creates the job, or updates it when it exists (GET, then POST or PATCH; a 409 on

@@ -1,14 +1,15 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
+	"github.com/witboost-community/cde-spark-provisioner/cde"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
 
@@ -38,44 +39,40 @@ func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artif
 	return out, nil
 }
 
-// UploadArtifact streams one artifact from S3 into a CDE resource under its basename. The bytes
-// flow from the S3 response body into the multipart request body without being held in memory;
-// progress is heartbeated so a stuck or crashed upload is noticed and retried. Uploading the
-// same file again overwrites it, which makes the activity idempotent.
-func (a *Activities) UploadArtifact(ctx context.Context, in UploadInput) (UploadResult, error) {
+// upload streams one artifact from S3 into a CDE resource under its basename: the bytes flow
+// from the S3 response body into the multipart request body without being held in memory, and
+// every read reports its size to progress (heartbeats). The S3 read is pinned to the ETag that
+// was checked, so a file replaced meanwhile is an error rather than a silent mix of versions.
+// Uploading again overwrites the file, which makes a retry harmless.
+func (a *Activities) upload(ctx context.Context, jobs *cde.JobsClient, in UploadInput, progress func(int64)) (int64, error) {
 	loc := in.Object.Artifact.Location
 	path := loc.Basename()
-	jobs, err := a.jobs(in.Target)
-	if err != nil {
-		return UploadResult{}, err
-	}
 	body, _, err := a.Store.OpenIfMatch(ctx, loc, in.Object.ETag)
 	if err != nil {
-		return UploadResult{}, classify("read "+loc.String()+" from S3", err, artifacts.IsTransient)
+		return 0, classify("read "+loc.String()+" from S3", err, artifacts.IsTransient)
 	}
 	defer body.Close()
-	counted := &progressReader{r: body, ctx: ctx, total: in.Object.Size}
+	counted := &progressReader{r: body, progress: progress}
 	if err := jobs.UploadFile(ctx, in.Resource, path, counted, in.Object.Size); err != nil {
 		if counted.readErr != nil {
-			return UploadResult{}, classify("read "+loc.String()+" from S3", counted.readErr, artifacts.IsTransient)
+			return 0, classify("read "+loc.String()+" from S3", counted.readErr, artifacts.IsTransient)
 		}
-		return UploadResult{}, classify(fmt.Sprintf("upload %s to resource %s", path, in.Resource), err)
+		return 0, classify(fmt.Sprintf("upload %s to resource %s", path, in.Resource), err)
 	}
 	if counted.n != in.Object.Size {
-		return UploadResult{}, temporal.NewApplicationError(
+		return 0, temporal.NewApplicationError(
 			fmt.Sprintf("%s: read %d bytes, S3 reported %d", loc, counted.n, in.Object.Size), ErrTypeTransient)
 	}
-	return UploadResult{Path: path, Bytes: counted.n}, nil
+	return counted.n, nil
 }
 
-// progressReader counts the bytes read and heartbeats the count (the SDK throttles heartbeats,
-// so calling it on every read is cheap). It keeps the source's error apart from the upload's.
+// progressReader counts the bytes read and reports them (heartbeats are throttled by the SDK,
+// so reporting every read is cheap). It keeps the source's error apart from the upload's.
 type progressReader struct {
-	r       io.Reader
-	ctx     context.Context
-	n       int64
-	total   int64
-	readErr error
+	r        io.Reader
+	n        int64
+	progress func(int64)
+	readErr  error
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
@@ -84,8 +81,10 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		p.readErr = err
 	}
-	if activity.IsActivity(p.ctx) {
-		activity.RecordHeartbeat(p.ctx, p.n)
+	if n > 0 && p.progress != nil {
+		p.progress(int64(n))
 	}
 	return n, err
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -56,21 +56,29 @@ type ResourceInput struct {
 	Name   string `json:"name"`
 	// Type is files or python-env.
 	Type string `json:"type"`
-	// PythonVersion is set for python-env resources.
+	// PythonVersion and PyMirror are set for python-env resources.
 	PythonVersion string `json:"pythonVersion,omitempty"`
+	PyMirror      string `json:"pyMirror,omitempty"`
 }
 
-// UploadInput is one file to stream from S3 into a CDE resource.
+// EnsureResult says what EnsureResource did.
+type EnsureResult struct {
+	Created bool `json:"created"`
+	// Recreated: a python-env built for another Python version was replaced.
+	Recreated bool `json:"recreated,omitempty"`
+}
+
+// ResourceState is a resource's status (ready, pending-build, building, failed).
+type ResourceState struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// UploadInput is one file to stream from S3 into a CDE resource (see SyncFiles).
 type UploadInput struct {
 	Target   Target         `json:"target"`
 	Resource string         `json:"resource"`
 	Object   ArtifactObject `json:"object"`
-}
-
-// UploadResult says what the upload did.
-type UploadResult struct {
-	Path  string `json:"path"`
-	Bytes int64  `json:"bytes"`
 }
 
 // JobInput is the job to create or update, as the descriptor defines it.

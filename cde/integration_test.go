@@ -1323,3 +1323,36 @@ func TestIntegrationNoSecretInAnyError(t *testing.T) {
 		})
 	}
 }
+
+func TestDownloadSmallFile(t *testing.T) {
+	sim := cdesim.StartForTest(t, cdesim.DemoSeed(), cdesim.Options{})
+	svc, _ := sim.Service(cdesim.DemoService)
+	vc, _ := sim.VC(cdesim.DemoService, cdesim.DemoVC)
+	tokens, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: cdesim.DemoUser, Password: cdesim.DemoPassword, HTTPClient: sim.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := cde.NewJobsClient(vc.APIURL, tokens.ForHost(svc.ClusterFqdn), sim.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := jobs.CreateResource(ctx, cde.CreateResourceRequest{Name: "r", Type: cde.ResourceTypeFiles}); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.UploadFile(ctx, "r", "dir/notes.json", strings.NewReader(`{"a":1}`), 7); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := jobs.DownloadSmallFile(ctx, "r", "dir/notes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != `{"a":1}` {
+		t.Fatalf("downloaded %q", got)
+	}
+	_, err = jobs.DownloadSmallFile(ctx, "r", "missing.json")
+	if !errors.Is(err, cde.ErrNotFound) {
+		t.Fatalf("missing file: %v, want ErrNotFound", err)
+	}
+}

@@ -68,6 +68,8 @@ type vcCall struct {
 	newBody       func() io.Reader
 	rewind        func() error
 	contentLength int64 // of newBody's reader; -1 = unknown (chunked)
+	// raw, when set, receives the 2xx body as it is instead of JSON decoding (downloads).
+	raw *[]byte
 }
 
 // do sends call and decodes a 2xx answer into out (an empty body leaves
@@ -110,7 +112,11 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 			}
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Accept", "application/json")
+		if call.raw != nil {
+			req.Header.Set("Accept", "application/octet-stream")
+		} else {
+			req.Header.Set("Accept", "application/json")
+		}
 		switch {
 		case call.contentType != "":
 			req.Header.Set("Content-Type", call.contentType)
@@ -136,6 +142,10 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return newAPIError(call.op, call.method, req.URL.EscapedPath(), resp, respBody, c.now(), sent...)
+		}
+		if call.raw != nil {
+			*call.raw = respBody
+			return nil
 		}
 		if err := decodeJSON(respBody, out); err != nil {
 			return fmt.Errorf("cde: %s: %w", call.op, err)

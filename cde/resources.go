@@ -67,6 +67,24 @@ func (c *JobsClient) DeleteResourceFile(ctx context.Context, resource, filePath 
 	return c.do(ctx, vcCall{op: "deleteResourceFile", method: http.MethodDelete, path: "/resources/" + r + "/" + p}, nil)
 }
 
+// DownloadSmallFile returns the content of one file of the resource (GET
+// /resources/{resource}/{filePath}). It is meant for small files such as the
+// provisioner's own bookkeeping: answers above the client's response limit are
+// an error rather than a large allocation. A missing file matches ErrNotFound.
+func (c *JobsClient) DownloadSmallFile(ctx context.Context, resource, filePath string) ([]byte, error) {
+	r, err := escapeName("resource name", resource)
+	if err != nil {
+		return nil, err
+	}
+	p, err := escapePath("resource file path", filePath)
+	if err != nil {
+		return nil, err
+	}
+	var content []byte
+	err = c.do(ctx, vcCall{op: "downloadFile", method: http.MethodGet, path: "/resources/" + r + "/" + p, raw: &content}, nil)
+	return content, err
+}
+
 // UploadFile stores content as filePath ("/"-separated, e.g. "app.jar" or
 // "lib/dep.jar") in the resource: PUT /resources/{resource}/{filePath},
 // multipart/form-data with one part "file".

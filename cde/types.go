@@ -249,7 +249,11 @@ type CreateResourceRequest struct {
 // PythonEnv describes a python-env resource.
 type PythonEnv struct {
 	PythonVersion string `json:"pythonVersion,omitempty"` // python3 or python2
-	Type          string `json:"type,omitempty"`          // response only
+	// PyPiMirror is the package index the environment is built from. Its JSON
+	// name is the one witboost sends (pythonEnvironment.pyPiMirror); the
+	// documented API names no mirror field (reference §2.6, UNCONFIRMED).
+	PyPiMirror string `json:"pyPiMirror,omitempty"`
+	Type       string `json:"type,omitempty"` // response only
 }
 
 // Resource is the answer of GET /resources/{name}.

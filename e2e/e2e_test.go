@@ -21,6 +21,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/api"
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
@@ -147,7 +148,11 @@ func TestProvisionCreatesTheJobThenUnprovisionDeletesIt(t *testing.T) {
 	assert.Equal(t, "30 2 * * *", got["schedule"].(map[string]any)["cronExpression"])
 	res, err := st.sim.Resource(vcID(t), descriptor.MainResourceName(job))
 	require.NoError(t, err)
-	assert.Len(t, res.Files, 2)
+	var paths []string
+	for _, f := range res.Files {
+		paths = append(paths, f.Path)
+	}
+	assert.ElementsMatch(t, []string{"spark-app-0.0.0.jar", "delta-core_2.12-2.4.0.jar", activities.ManifestPath}, paths)
 
 	// Provisioning a changed descriptor updates the job in place: a PATCH, no second POST.
 	st.sim.ResetRequests()

@@ -3,7 +3,10 @@ package workflows
 import (
 	"fmt"
 	"sort"
+	"strconv"
+	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
@@ -41,36 +44,64 @@ func Provision(ctx workflow.Context, in Input) (Result, error) {
 	pyEnvRes := ""
 	if s.Kind == descriptor.PySparkWithEnv {
 		pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
-		resources = append(resources, activities.ResourceInput{Target: t, Name: pyEnvRes, Type: cde.ResourceTypePythonEnv, PythonVersion: s.PythonVersion})
+		mirror := ""
+		if s.PyMirror != nil {
+			mirror = *s.PyMirror
+		}
+		resources = append(resources, activities.ResourceInput{Target: t, Name: pyEnvRes, Type: cde.ResourceTypePythonEnv,
+			PythonVersion: s.PythonVersion, PyMirror: mirror})
 	}
 	for _, ri := range resources {
 		r.step("provision", fmt.Sprintf("Ensuring the %s resource %s", ri.Type, ri.Name))
-		var created bool
-		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.EnsureResource, ri).Get(ctx, &created); err != nil {
+		var ensured activities.EnsureResult
+		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.EnsureResource, ri).Get(ctx, &ensured); err != nil {
 			return Result{}, r.failed("provision", "creating resource "+ri.Name+" failed", err)
+		}
+		if ensured.Recreated {
+			r.note("INFO", "provision", fmt.Sprintf("Resource %s was built for another Python version: recreated for %s", ri.Name, ri.PythonVersion))
 		}
 	}
 
-	// Uploads run side by side, one activity per file: the wall time is the slowest file's,
-	// and a retry redoes one file.
-	r.step("provision", fmt.Sprintf("Uploading %d artifacts", len(art.Objects)))
-	futures := make([]workflow.Future, len(art.Objects))
-	for i, obj := range art.Objects {
-		target := mainRes
+	// One activity syncs the files: uploads run side by side inside it (bounded by the worker's
+	// UPLOAD_CONCURRENCY), unchanged files are skipped, and its heartbeats carry the files done so
+	// that a worker crash resumes with the next file.
+	sync := activities.SyncInput{Target: t, ManifestResource: mainRes}
+	main := activities.ResourceFiles{Resource: mainRes, Prune: true}
+	var reqs []activities.ArtifactObject
+	for _, obj := range art.Objects {
 		if obj.Artifact.Role == descriptor.RoleRequirements {
-			target = pyEnvRes
+			reqs = append(reqs, obj)
+		} else {
+			main.Objects = append(main.Objects, obj)
 		}
-		futures[i] = workflow.ExecuteActivity(r.with(uploadOptions), a.UploadArtifact,
-			activities.UploadInput{Target: t, Resource: target, Object: obj})
 	}
-	var uploaded int64
-	for i, f := range futures {
-		var up activities.UploadResult
-		if err := f.Get(ctx, &up); err != nil {
-			return Result{}, r.failed("provision", "uploading "+art.Objects[i].Artifact.Location.String()+" failed", err)
+	sync.Resources = append(sync.Resources, main)
+	if pyEnvRes != "" {
+		sync.Resources = append(sync.Resources, activities.ResourceFiles{Resource: pyEnvRes, Objects: reqs})
+	}
+	r.step("provision", fmt.Sprintf("Uploading the changed artifacts among %d", len(art.Objects)))
+	var synced activities.SyncResult
+	if err := workflow.ExecuteActivity(r.with(uploadOptions), a.SyncFiles, sync).Get(ctx, &synced); err != nil {
+		return Result{}, r.failed("provision", "uploading the artifacts failed", err)
+	}
+	requirementsChanged := false
+	for _, f := range synced.Files {
+		switch f.Action {
+		case activities.ActionUploaded:
+			r.note("INFO", "provision", fmt.Sprintf("Uploaded %s to resource %s as %s (%d bytes)", f.Source, f.Resource, f.Path, f.Bytes))
+			requirementsChanged = requirementsChanged || f.Resource == pyEnvRes
+		case activities.ActionUnchanged:
+			r.note("INFO", "provision", fmt.Sprintf("%s is unchanged in resource %s: not uploaded", f.Path, f.Resource))
+		case activities.ActionRemoved:
+			r.note("INFO", "provision", fmt.Sprintf("Removed %s from resource %s: the descriptor no longer lists it", f.Path, f.Resource))
 		}
-		uploaded += up.Bytes
-		r.note("INFO", "provision", fmt.Sprintf("%s is in resource %s as %s (%d bytes sent)", art.Objects[i].Artifact.Location, futuresTarget(art.Objects[i], mainRes, pyEnvRes), up.Path, up.Bytes))
+	}
+
+	if pyEnvRes != "" {
+		r.step("provision", "Waiting for the Python environment "+pyEnvRes+" to be built")
+		if err := r.waitForPythonEnv(activities.ResourceInput{Target: t, Name: pyEnvRes, Type: cde.ResourceTypePythonEnv}, requirementsChanged); err != nil {
+			return Result{}, err
+		}
 	}
 
 	r.step("provision", "Creating or updating job "+s.JobName)
@@ -90,16 +121,9 @@ func Provision(ctx workflow.Context, in Input) (Result, error) {
 		Operation:   OpProvision,
 		Message:     msg,
 		PublicInfo:  publicInfo(t, s, job),
-		PrivateInfo: privateInfo(ctx, t, job, mainRes, pyEnvRes, hosts),
+		PrivateInfo: privateInfo(ctx, t, job, mainRes, pyEnvRes, hosts, synced.BytesSent),
 		Logs:        r.logs,
 	}, nil
-}
-
-func futuresTarget(obj activities.ArtifactObject, mainRes, pyEnvRes string) string {
-	if obj.Artifact.Role == descriptor.RoleRequirements {
-		return pyEnvRes
-	}
-	return mainRes
 }
 
 // publicInfo is what the Witboost marketplace shows on the component: typed entries, in the
@@ -136,7 +160,7 @@ func jobTypeLabel(k descriptor.JobKind) string {
 
 // privateInfo is stored in the deployed descriptor, not shown: what an operator needs to find
 // the job and this run again.
-func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobInfo, mainRes, pyEnvRes string, hosts []string) map[string]string {
+func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobInfo, mainRes, pyEnvRes string, hosts []string, bytesSent int64) map[string]string {
 	info := workflow.GetInfo(ctx)
 	out := map[string]string{
 		"cdeServiceId":     t.ServiceID,
@@ -146,6 +170,7 @@ func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobIn
 		"mainResource":     mainRes,
 		"workflowId":       info.WorkflowExecution.ID,
 		"runId":            info.WorkflowExecution.RunID,
+		"bytesUploaded":    strconv.FormatInt(bytesSent, 10),
 	}
 	if pyEnvRes != "" {
 		out["pythonEnvResource"] = pyEnvRes
@@ -156,4 +181,45 @@ func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobIn
 		out["idBrokerHosts"] = fmt.Sprint(sorted)
 	}
 	return out
+}
+
+// PythonEnvBudget bounds the wait for a Python environment build; CDE builds take minutes.
+const PythonEnvBudget = 30 * time.Minute
+
+// waitForPythonEnv polls the python-env resource until it is ready, durably: the waits are
+// workflow timers, so a worker restart does not lose the budget already spent. Polls start at
+// one second (a small environment is quick) and back off to 15 s. A failed build fails the
+// provision with CDE's reason.
+func (r *run) waitForPythonEnv(in activities.ResourceInput, rebuilt bool) error {
+	deadline := workflow.Now(r.ctx).Add(PythonEnvBudget)
+	interval := time.Second
+	for {
+		var state activities.ResourceState
+		if err := workflow.ExecuteActivity(r.with(cdpOptions), a.ResourceStatus, in).Get(r.ctx, &state); err != nil {
+			return r.failed("provision", "reading the status of the Python environment "+in.Name+" failed", err)
+		}
+		switch state.Status {
+		case cde.ResourceStatusReady:
+			r.note("INFO", "provision", "The Python environment "+in.Name+" is ready")
+			return nil
+		case cde.ResourceStatusFailed:
+			reason := state.Reason
+			if reason == "" {
+				reason = "CDE gave no reason"
+			}
+			msg := fmt.Sprintf("the Python environment %s failed to build: %s", in.Name, reason)
+			r.note("ERROR", "provision", msg)
+			return temporal.NewNonRetryableApplicationError(msg+" (check requirements.txt and the mirror, then provision again)",
+				ErrTypeFailed, nil, Failure{Logs: r.logs})
+		}
+		if !workflow.Now(r.ctx).Before(deadline) {
+			msg := fmt.Sprintf("the Python environment %s was still %s after %s", in.Name, state.Status, PythonEnvBudget)
+			r.note("ERROR", "provision", msg)
+			return temporal.NewNonRetryableApplicationError(msg, ErrTypeFailed, nil, Failure{Logs: r.logs})
+		}
+		if err := workflow.Sleep(r.ctx, interval); err != nil {
+			return err
+		}
+		interval = min(2*interval, 15*time.Second)
+	}
 }

@@ -39,12 +39,12 @@ var (
 		ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 	}
-	// Uploads: one file per activity, so a retry redoes one file; heartbeats show progress and
-	// let a crashed worker be detected within a minute instead of the whole attempt.
+	// Uploads: heartbeats show progress and carry the files done, so a crashed worker is noticed
+	// within the heartbeat timeout and the next attempt resumes with the next file.
 	uploadOptions = workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Minute,
-		HeartbeatTimeout:       time.Minute,
-		ScheduleToCloseTimeout: 2 * time.Hour,
+		StartToCloseTimeout:    time.Hour,
+		HeartbeatTimeout:       30 * time.Second,
+		ScheduleToCloseTimeout: 3 * time.Hour,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute},
 	}
 )

@@ -75,10 +75,17 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil).Once()
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, target).Return([]string{"10.0.0.2", "10.0.0.1"}, nil).Once()
-	env.OnActivity(a.EnsureResource, mock.Anything, activities.ResourceInput{Target: target, Name: descriptor.MainResourceName("finance-cashflow-0-spark-wl-development"), Type: "files"}).Return(true, nil).Once()
-	env.OnActivity(a.UploadArtifact, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.UploadInput) (activities.UploadResult, error) {
-		return activities.UploadResult{Path: in.Object.Artifact.Location.Basename(), Bytes: in.Object.Size}, nil
-	}).Twice()
+	env.OnActivity(a.EnsureResource, mock.Anything, activities.ResourceInput{Target: target, Name: descriptor.MainResourceName("finance-cashflow-0-spark-wl-development"), Type: "files"}).Return(activities.EnsureResult{Created: true}, nil).Once()
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool {
+		return len(in.Resources) == 1 && len(in.Resources[0].Objects) == 2 && in.Resources[0].Prune
+	})).Return(func(_ context.Context, in activities.SyncInput) (activities.SyncResult, error) {
+		out := activities.SyncResult{}
+		for _, o := range in.Resources[0].Objects {
+			out.Files = append(out.Files, activities.FileSync{Resource: in.Resources[0].Resource, Path: o.Artifact.Location.Basename(), Action: activities.ActionUploaded, Bytes: o.Size})
+			out.BytesSent += o.Size
+		}
+		return out, nil
+	}).Once()
 	env.OnActivity(a.UpsertJob, mock.Anything, mock.MatchedBy(func(in activities.JobInput) bool {
 		return in.Specific.JobName == "finance-cashflow-0-spark-wl-development" && len(in.IDBrokerHosts) == 2
 	})).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development", Created: true}, nil).Once()
@@ -92,6 +99,7 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	assert.Equal(t, "jobName", res.PublicInfo[0].Key)
 	assert.Contains(t, res.PublicInfo, workflows.InfoEntry{Key: "virtualClusterUi", Type: "link", Label: "Jobs UI", Value: "Open the virtual cluster in CDE", Href: target.VcUIURL})
 	assert.Equal(t, "[10.0.0.1 10.0.0.2]", res.PrivateInfo["idBrokerHosts"])
+	assert.Equal(t, "20", res.PrivateInfo["bytesUploaded"])
 	assert.Equal(t, target.VcAPIURL, res.PrivateInfo["vcApiUrl"])
 	assert.NotEmpty(t, res.PrivateInfo["runId"])
 	assert.GreaterOrEqual(t, len(res.Logs), 5)
@@ -123,8 +131,8 @@ func TestProvisionFailsNamingTheFileWhenAnUploadFailsForGood(t *testing.T) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
-	env.OnActivity(a.EnsureResource, mock.Anything, mock.Anything).Return(false, nil)
-	env.OnActivity(a.UploadArtifact, mock.Anything, mock.Anything).Return(activities.UploadResult{},
+	env.OnActivity(a.EnsureResource, mock.Anything, mock.Anything).Return(activities.EnsureResult{}, nil)
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{},
 		temporal.NewNonRetryableApplicationError("upload dep.jar to resource x: 403 Forbidden", activities.ErrTypeAuth, nil))
 
 	env.ExecuteWorkflow(workflows.ProvisionName, in)
@@ -132,7 +140,7 @@ func TestProvisionFailsNamingTheFileWhenAnUploadFailsForGood(t *testing.T) {
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr))
 	assert.Equal(t, workflows.ErrTypeFailed, appErr.Type())
-	assert.Contains(t, appErr.Error(), "uploading s3://artifacts/app.jar failed: upload dep.jar to resource x: 403 Forbidden")
+	assert.Contains(t, appErr.Error(), "uploading the artifacts failed: upload dep.jar to resource x: 403 Forbidden")
 }
 
 func TestUnprovisionIsSkippedWithTheReasonsWhenTheClusterIsGone(t *testing.T) {
@@ -210,4 +218,80 @@ func TestWorkflowIDs(t *testing.T) {
 		workflows.ValidateWorkflowID("production", "urn:dmb:cmp:a:b:0:c", "0123456789abcdef0123"))
 	assert.True(t, workflows.IsOwnWorkflowID(workflows.ComponentWorkflowID("d", "x")))
 	assert.False(t, workflows.IsOwnWorkflowID("billing/42"))
+}
+
+const pysparkEnvJob = `dataProduct:
+  id: urn:dmb:dp:finance:cashflow:0
+  environment: development
+  components:
+    - kind: workload
+      id: urn:dmb:cmp:finance:cashflow:0:py
+      specific:
+        cdeService: cde-dev
+        cdeCluster: vc-dev
+        jobName: finance-cashflow-0-py-development
+        pythonFile: s3://artifacts/main.py
+        pythonVersion: python3
+        requirementsFile: s3://artifacts/requirements.txt
+        pyMirror: https://pypi.example.com/simple
+componentIdToProvision: urn:dmb:cmp:finance:cashflow:0:py
+`
+
+func pyEnvMocks(env *testsuite.TestWorkflowEnvironment, in workflows.Input) {
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
+	env.OnActivity(a.EnsureResource, mock.Anything, mock.MatchedBy(func(ri activities.ResourceInput) bool {
+		return ri.Type == "files" || ri.Type == "python-env" && ri.PythonVersion == "python3" && ri.PyMirror == "https://pypi.example.com/simple"
+	})).Return(activities.EnsureResult{Created: true}, nil).Twice()
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(si activities.SyncInput) bool {
+		return len(si.Resources) == 2 && len(si.Resources[1].Objects) == 1 && !si.Resources[1].Prune
+	})).Return(activities.SyncResult{Files: []activities.FileSync{{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development"), Path: "requirements.txt", Action: activities.ActionUploaded}}}, nil)
+}
+
+func TestProvisionWaitsForThePythonEnvironmentToBeReady(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, pysparkEnvJob)
+	pyEnvMocks(env, in)
+	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "pending-build"}, nil).Once()
+	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "building"}, nil).Times(3)
+	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "ready"}, nil).Once()
+	upserted := false
+	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(func(context.Context, activities.JobInput) (activities.JobInfo, error) {
+		upserted = true
+		return activities.JobInfo{Name: "finance-cashflow-0-py-development", Created: true}, nil
+	})
+
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	require.NoError(t, env.GetWorkflowError())
+	assert.True(t, upserted, "the job is written once the environment is ready")
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, descriptor.PyEnvResourceName("finance-cashflow-0-py-development"), res.PrivateInfo["pythonEnvResource"])
+}
+
+func TestProvisionFailsWithCDEsReasonWhenThePythonEnvironmentFailsToBuild(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, pysparkEnvJob)
+	pyEnvMocks(env, in)
+	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "building"}, nil).Once()
+	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "failed", Reason: "No matching distribution found for pandas==99"}, nil).Once()
+
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	assert.Equal(t, workflows.ErrTypeFailed, appErr.Type())
+	assert.Contains(t, appErr.Error(), "failed to build: No matching distribution found for pandas==99")
+}
+
+func TestProvisionGivesUpOnAPythonEnvironmentThatNeverBuilds(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, pysparkEnvJob)
+	pyEnvMocks(env, in)
+	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "building"}, nil)
+
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	assert.Contains(t, appErr.Error(), "was still building after 30m0s")
 }

@@ -32,6 +32,8 @@ type WorkerConfig struct {
 
 	// MaxConcurrentActivities bounds the activities one worker runs at once (uploads included).
 	MaxConcurrentActivities int `env:"WORKER_MAX_CONCURRENT_ACTIVITIES, default=50"`
+	// UploadConcurrency bounds the uploads of one provision running at once.
+	UploadConcurrency int `env:"UPLOAD_CONCURRENCY, default=8"`
 	// StatConcurrency bounds the S3 HEAD requests of one artifact check.
 	StatConcurrency int `env:"S3_STAT_CONCURRENCY, default=8"`
 	// HTTPTimeout bounds one CDP or CDE request that is not an upload (uploads are bounded by
@@ -73,10 +75,11 @@ func NewActivities(ctx context.Context, cfg WorkerConfig, transport http.RoundTr
 		Tokens: tokens,
 		// No overall timeout: an upload of a large jar takes as long as it takes; the activity's
 		// context (StartToClose, heartbeats) bounds it.
-		HTTP:            &http.Client{Transport: transport},
-		Store:           store,
-		IDBrokerLookup:  cfg.IDBrokerLookup,
-		StatConcurrency: cfg.StatConcurrency,
+		HTTP:              &http.Client{Transport: transport},
+		Store:             store,
+		IDBrokerLookup:    cfg.IDBrokerLookup,
+		StatConcurrency:   cfg.StatConcurrency,
+		UploadConcurrency: cfg.UploadConcurrency,
 	}, nil
 }
 

@@ -1,0 +1,314 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/witboost-community/cde-spark-provisioner/cde"
+)
+
+// ManifestPath is the provisioner's bookkeeping file in a job's main resource. It records, for
+// every file the provisioner uploaded, the S3 object it came from (location, ETag, size) and what
+// CDE reported for the file right after (its signature and size).
+//
+// Skipping an upload is safe only when both sides are provably unchanged, so a file is skipped
+// when, and only when, the manifest says it was uploaded from an S3 object with the same
+// location, ETag and size as now, AND the resource still holds a file at that path with the
+// signature and size recorded then. S3 changes an object's ETag whenever its content changes;
+// CDE's signature changes whenever the stored file does (whatever hash it is, which the API does
+// not document: it is only compared with itself). Anything missing, unreadable or different
+// means "upload". The worst a lost or stale manifest can cause is an extra upload, never a
+// skipped one.
+const ManifestPath = ".cde-spark-provisioner.json"
+
+// DefaultUploadConcurrency bounds the uploads of one provision running at once.
+const DefaultUploadConcurrency = 8
+
+// manifest is the content of ManifestPath.
+type manifest struct {
+	Version int                      `json:"version"`
+	Files   map[string]manifestEntry `json:"files"` // by "<resource>/<path>"
+}
+
+type manifestEntry struct {
+	Source        string `json:"source"` // s3://bucket/key
+	ETag          string `json:"etag"`
+	Size          int64  `json:"size"`
+	CDESignature  string `json:"cdeSignature"`
+	CDESizeBytes  int64  `json:"cdeSizeBytes"`
+	UploadedByRun string `json:"uploadedByRun,omitempty"`
+}
+
+// SyncInput is the desired content of a job's resources: each file comes from an S3 object and
+// is stored under its basename.
+type SyncInput struct {
+	Target Target `json:"target"`
+	// ManifestResource is the files resource that keeps the manifest (the main resource).
+	ManifestResource string          `json:"manifestResource"`
+	Resources        []ResourceFiles `json:"resources"`
+}
+
+// ResourceFiles is the desired content of one resource.
+type ResourceFiles struct {
+	Resource string           `json:"resource"`
+	Objects  []ArtifactObject `json:"objects"`
+	// Prune removes files the descriptor no longer lists (files resources; a python-env holds only
+	// its requirements.txt).
+	Prune bool `json:"prune,omitempty"`
+}
+
+// SyncResult says what was done to every file.
+type SyncResult struct {
+	Files     []FileSync `json:"files"`
+	BytesSent int64      `json:"bytesSent"`
+}
+
+// FileSync is what happened to one file.
+type FileSync struct {
+	Resource string `json:"resource"`
+	Path     string `json:"path"`
+	Action   string `json:"action"` // uploaded, unchanged, removed
+	Bytes    int64  `json:"bytes,omitempty"`
+	Source   string `json:"source,omitempty"`
+}
+
+// Sync actions.
+const (
+	ActionUploaded  = "uploaded"
+	ActionUnchanged = "unchanged"
+	ActionRemoved   = "removed"
+)
+
+// syncProgress is the heartbeat of SyncFiles: the files already uploaded by this activity, so
+// that an attempt on another worker (after a crash) goes on with the next files instead of
+// starting again, and the bytes sent so far, for the Temporal UI.
+type syncProgress struct {
+	Done      []string `json:"done"`
+	BytesSent int64    `json:"bytesSent"`
+}
+
+// SyncFiles makes the job's resources hold exactly the descriptor's artifacts: files that
+// changed are streamed from S3 into CDE in parallel (bounded by UploadConcurrency), unchanged
+// files are left alone (see ManifestPath for what is compared), files no longer listed are
+// removed, and the manifest is rewritten last. It is idempotent: run again, it converges on the
+// same content with nothing to upload.
+func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, error) {
+	jobs, err := a.jobs(in.Target)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	logger := activity.GetLogger(ctx)
+
+	var progress syncProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &progress); err != nil {
+			logger.Warn("cannot read the previous attempt's progress; checking every file again", "error", err)
+			progress = syncProgress{}
+		}
+	}
+	done := map[string]bool{}
+	for _, k := range progress.Done {
+		done[k] = true
+	}
+
+	current := map[string]map[string]cde.ResourceFile{} // resource → path → file
+	for _, rf := range in.Resources {
+		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
+		if err != nil {
+			return SyncResult{}, err
+		}
+		current[rf.Resource] = files
+	}
+	old := a.readManifest(ctx, jobs, in.ManifestResource, current[in.ManifestResource])
+
+	var result SyncResult
+	type upload struct {
+		resource string
+		obj      ArtifactObject
+	}
+	var uploads []upload
+	for _, rf := range in.Resources {
+		wanted := map[string]bool{}
+		for _, obj := range rf.Objects {
+			path := obj.Artifact.Location.Basename()
+			key := rf.Resource + "/" + path
+			wanted[path] = true
+			entry, known := old.Files[key]
+			have, present := current[rf.Resource][path]
+			switch {
+			case done[key]:
+				result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUploaded, Source: obj.Artifact.Location.String()})
+			case known && present && unchanged(entry, obj, have):
+				result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUnchanged, Source: obj.Artifact.Location.String()})
+			default:
+				uploads = append(uploads, upload{rf.Resource, obj})
+			}
+		}
+		if !rf.Prune {
+			continue
+		}
+		for _, path := range sortedKeys(current[rf.Resource]) {
+			if wanted[path] || (rf.Resource == in.ManifestResource && path == ManifestPath) {
+				continue
+			}
+			if err := jobs.DeleteResourceFile(ctx, rf.Resource, path); err != nil && !errors.Is(err, cde.ErrNotFound) {
+				return SyncResult{}, classify(fmt.Sprintf("remove %s from resource %s", path, rf.Resource), err)
+			}
+			result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionRemoved})
+		}
+	}
+
+	// Uploads, side by side. The first failure cancels the others; files completed before it are
+	// in the heartbeat, so the retry does not send them again.
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	limit := a.UploadConcurrency
+	if limit <= 0 {
+		limit = DefaultUploadConcurrency
+	}
+	sem := make(chan struct{}, limit)
+	heartbeat := func(delta int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress.BytesSent += delta
+		activity.RecordHeartbeat(ctx, progress)
+	}
+	for _, u := range uploads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-uctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			n, err := a.upload(uctx, jobs, UploadInput{Target: in.Target, Resource: u.resource, Object: u.obj}, heartbeat)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				return
+			}
+			key := u.resource + "/" + u.obj.Artifact.Location.Basename()
+			progress.Done = append(progress.Done, key)
+			activity.RecordHeartbeat(ctx, progress)
+			result.BytesSent += n
+			result.Files = append(result.Files, FileSync{Resource: u.resource, Path: u.obj.Artifact.Location.Basename(),
+				Action: ActionUploaded, Bytes: n, Source: u.obj.Artifact.Location.String()})
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return SyncResult{}, firstErr
+	}
+
+	if err := a.writeManifest(ctx, jobs, in); err != nil {
+		return SyncResult{}, err
+	}
+	sort.Slice(result.Files, func(i, j int) bool {
+		if result.Files[i].Resource != result.Files[j].Resource {
+			return result.Files[i].Resource < result.Files[j].Resource
+		}
+		return result.Files[i].Path < result.Files[j].Path
+	})
+	return result, nil
+}
+
+func unchanged(entry manifestEntry, obj ArtifactObject, have cde.ResourceFile) bool {
+	return entry.Source == obj.Artifact.Location.String() && entry.ETag != "" && entry.ETag == obj.ETag &&
+		entry.Size == obj.Size && entry.CDESignature != "" && entry.CDESignature == have.Signature &&
+		entry.CDESizeBytes == have.SizeBytes
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// resourceFiles lists a resource's files by path.
+func (a *Activities) resourceFiles(ctx context.Context, jobs *cde.JobsClient, t Target, name string) (map[string]cde.ResourceFile, error) {
+	res, err := jobs.GetResource(ctx, name)
+	if errors.Is(err, cde.ErrNotFound) {
+		// EnsureResource created it; a CDE that does not show it yet is caught up on retry.
+		return nil, temporal.NewApplicationError(fmt.Sprintf("resource %s in virtual cluster %s is not visible yet", name, t.ClusterName), ErrTypeTransient)
+	}
+	if err != nil {
+		return nil, classify(fmt.Sprintf("get resource %s in virtual cluster %s", name, t.ClusterName), err)
+	}
+	files := make(map[string]cde.ResourceFile, len(res.Files))
+	for _, f := range res.Files {
+		files[f.Path] = f
+	}
+	return files, nil
+}
+
+// readManifest reads the manifest, or returns an empty one when there is none or it cannot be
+// read: the cost is an upload of every file, never a wrong skip.
+func (a *Activities) readManifest(ctx context.Context, jobs *cde.JobsClient, resource string, files map[string]cde.ResourceFile) manifest {
+	empty := manifest{Version: 1, Files: map[string]manifestEntry{}}
+	if _, ok := files[ManifestPath]; !ok {
+		return empty
+	}
+	raw, err := jobs.DownloadSmallFile(ctx, resource, ManifestPath)
+	if err != nil {
+		activity.GetLogger(ctx).Warn("cannot read the upload manifest; every file will be uploaded", "resource", resource, "error", err)
+		return empty
+	}
+	var m manifest
+	if err := json.Unmarshal(raw, &m); err != nil || m.Version != 1 || m.Files == nil {
+		activity.GetLogger(ctx).Warn("the upload manifest is not one this provisioner wrote; every file will be uploaded", "resource", resource)
+		return empty
+	}
+	return m
+}
+
+// writeManifest records what the resources hold now, as CDE reports it after the uploads.
+func (a *Activities) writeManifest(ctx context.Context, jobs *cde.JobsClient, in SyncInput) error {
+	m := manifest{Version: 1, Files: map[string]manifestEntry{}}
+	run := activity.GetInfo(ctx).WorkflowExecution.RunID
+	for _, rf := range in.Resources {
+		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
+		if err != nil {
+			return err
+		}
+		for _, obj := range rf.Objects {
+			path := obj.Artifact.Location.Basename()
+			f, ok := files[path]
+			if !ok {
+				return temporal.NewApplicationError(fmt.Sprintf("%s was uploaded to resource %s but CDE does not list it yet", path, rf.Resource), ErrTypeTransient)
+			}
+			m.Files[rf.Resource+"/"+path] = manifestEntry{
+				Source: obj.Artifact.Location.String(), ETag: obj.ETag, Size: obj.Size,
+				CDESignature: f.Signature, CDESizeBytes: f.SizeBytes, UploadedByRun: run,
+			}
+		}
+	}
+	raw, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := jobs.UploadFile(ctx, in.ManifestResource, ManifestPath, bytesReader(raw), int64(len(raw))); err != nil {
+		return classify("write the upload manifest to resource "+in.ManifestResource, err)
+	}
+	return nil
+}

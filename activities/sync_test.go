@@ -1,0 +1,194 @@
+package activities_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/witboost-community/cde-spark-provisioner/activities"
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
+	"github.com/witboost-community/cde-spark-provisioner/cde"
+	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+	"github.com/witboost-community/cde-spark-provisioner/s3local"
+)
+
+// syncFixture is a simulator, a local S3 and activities on both, with a files resource ready.
+type syncFixture struct {
+	acts   *activities.Activities
+	sim    *cdesim.Sim
+	s3     *s3local.Server
+	target activities.Target
+	vcID   string
+}
+
+const syncRes = "mainres-sync"
+
+func newSyncFixture(t *testing.T) *syncFixture {
+	t.Helper()
+	acts, sim := newActivities(t)
+	ctx := context.Background()
+	s3, err := s3local.Start(ctx, s3local.Options{Addr: "127.0.0.1:0", Buckets: []string{"artifacts"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s3.Close() })
+	store, err := artifacts.New(ctx, artifacts.Config{UsePathStyle: true}, artifacts.WithEndpoint(s3.URL()),
+		artifacts.WithStaticCredentials(s3local.AccessKeyID, s3local.SecretAccessKey, ""), artifacts.WithRegion(s3local.Region))
+	require.NoError(t, err)
+	acts.Store = store
+	acts.UploadConcurrency = 3
+
+	env := activityEnv(t, acts)
+	val, err := env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev"})
+	require.NoError(t, err)
+	var res activities.Resolution
+	require.NoError(t, val.Get(&res))
+	_, err = env.ExecuteActivity(acts.EnsureResource, activities.ResourceInput{Target: res.Target, Name: syncRes, Type: cde.ResourceTypeFiles})
+	require.NoError(t, err)
+	return &syncFixture{acts: acts, sim: sim, s3: s3, target: res.Target, vcID: res.Target.VcID}
+}
+
+func (f *syncFixture) put(t *testing.T, key, content string) {
+	t.Helper()
+	require.NoError(t, f.s3.Put(context.Background(), "artifacts", key, strings.NewReader(content), int64(len(content))))
+}
+
+// objects checks the artifacts on S3 as the workflow does before syncing.
+func (f *syncFixture) objects(t *testing.T, keys ...string) []activities.ArtifactObject {
+	t.Helper()
+	var arts []descriptor.Artifact
+	for _, k := range keys {
+		arts = append(arts, descriptor.Artifact{Role: descriptor.RoleDependency, Field: "f", Location: descriptor.S3Location{Bucket: "artifacts", Key: k}})
+	}
+	val, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.CheckArtifacts, arts)
+	require.NoError(t, err)
+	var check activities.ArtifactsCheck
+	require.NoError(t, val.Get(&check))
+	require.Empty(t, check.Problems)
+	return check.Objects
+}
+
+func (f *syncFixture) sync(t *testing.T, objs []activities.ArtifactObject) activities.SyncResult {
+	t.Helper()
+	val, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.SyncFiles, activities.SyncInput{
+		Target: f.target, ManifestResource: syncRes,
+		Resources: []activities.ResourceFiles{{Resource: syncRes, Objects: objs, Prune: true}},
+	})
+	require.NoError(t, err)
+	var res activities.SyncResult
+	require.NoError(t, val.Get(&res))
+	return res
+}
+
+func actions(res activities.SyncResult) map[string]string {
+	out := map[string]string{}
+	for _, f := range res.Files {
+		out[f.Path] = f.Action
+	}
+	return out
+}
+
+func (f *syncFixture) stored(t *testing.T, path string) []byte {
+	t.Helper()
+	b, ok := f.sim.FileBytes(f.vcID, syncRes, path)
+	require.True(t, ok, "%s is stored", path)
+	return b
+}
+
+func TestSyncUploadsOnlyWhatChanged(t *testing.T) {
+	f := newSyncFixture(t)
+	f.put(t, "v1/app.jar", "application v1")
+	f.put(t, "libs/a.jar", "library a")
+	f.put(t, "libs/b.jar", "library b")
+
+	first := f.sync(t, f.objects(t, "v1/app.jar", "libs/a.jar", "libs/b.jar"))
+	assert.Equal(t, map[string]string{"app.jar": "uploaded", "a.jar": "uploaded", "b.jar": "uploaded"}, actions(first))
+	assert.EqualValues(t, len("application v1")+len("library a")+len("library b"), first.BytesSent)
+
+	again := f.sync(t, f.objects(t, "v1/app.jar", "libs/a.jar", "libs/b.jar"))
+	assert.Equal(t, map[string]string{"app.jar": "unchanged", "a.jar": "unchanged", "b.jar": "unchanged"}, actions(again))
+	assert.Zero(t, again.BytesSent, "an unchanged redeploy sends nothing")
+
+	// A new version of one object on S3 is uploaded; the others are not.
+	f.put(t, "libs/a.jar", "library a, version 2")
+	changed := f.sync(t, f.objects(t, "v1/app.jar", "libs/a.jar", "libs/b.jar"))
+	assert.Equal(t, map[string]string{"app.jar": "unchanged", "a.jar": "uploaded", "b.jar": "unchanged"}, actions(changed))
+	assert.Equal(t, "library a, version 2", string(f.stored(t, "a.jar")))
+
+	// A file changed in CDE behind the provisioner's back is put right.
+	require.NoError(t, f.sim.PutFile(f.vcID, syncRes, "b.jar", []byte("tampered")))
+	fixed := f.sync(t, f.objects(t, "v1/app.jar", "libs/a.jar", "libs/b.jar"))
+	assert.Equal(t, "uploaded", actions(fixed)["b.jar"])
+	assert.Equal(t, "library b", string(f.stored(t, "b.jar")))
+
+	// The same file name from another S3 location is another artifact.
+	f.put(t, "v2/app.jar", "application v1")
+	moved := f.sync(t, f.objects(t, "v2/app.jar", "libs/a.jar", "libs/b.jar"))
+	assert.Equal(t, "uploaded", actions(moved)["app.jar"])
+}
+
+func TestSyncRemovesFilesTheDescriptorNoLongerLists(t *testing.T) {
+	f := newSyncFixture(t)
+	f.put(t, "app.jar", "app")
+	f.put(t, "libs/old.jar", "old")
+	f.sync(t, f.objects(t, "app.jar", "libs/old.jar"))
+
+	res := f.sync(t, f.objects(t, "app.jar"))
+	assert.Equal(t, map[string]string{"app.jar": "unchanged", "old.jar": "removed"}, actions(res))
+	_, ok := f.sim.FileBytes(f.vcID, syncRes, "old.jar")
+	assert.False(t, ok)
+	_, ok = f.sim.FileBytes(f.vcID, syncRes, activities.ManifestPath)
+	assert.True(t, ok, "the manifest stays")
+}
+
+func TestSyncUploadsEverythingWhenTheManifestIsUnreadable(t *testing.T) {
+	f := newSyncFixture(t)
+	f.put(t, "app.jar", "app")
+	f.sync(t, f.objects(t, "app.jar"))
+	require.NoError(t, f.sim.PutFile(f.vcID, syncRes, activities.ManifestPath, []byte("not json")))
+	res := f.sync(t, f.objects(t, "app.jar"))
+	assert.Equal(t, "uploaded", actions(res)["app.jar"])
+}
+
+func TestSyncResumesAfterTheFilesAPreviousAttemptUploaded(t *testing.T) {
+	f := newSyncFixture(t)
+	f.put(t, "a.jar", "a")
+	f.put(t, "b.jar", "b")
+	objs := f.objects(t, "a.jar", "b.jar")
+	// The first attempt uploaded a.jar, heartbeated it, and its worker died.
+	require.NoError(t, f.sim.PutFile(f.vcID, syncRes, "a.jar", []byte("a")))
+	f.sim.ResetRequests()
+
+	env := activityEnv(t, f.acts)
+	env.SetHeartbeatDetails(map[string]any{"done": []string{syncRes + "/a.jar"}, "bytesSent": 1})
+	val, err := env.ExecuteActivity(f.acts.SyncFiles, activities.SyncInput{Target: f.target, ManifestResource: syncRes,
+		Resources: []activities.ResourceFiles{{Resource: syncRes, Objects: objs, Prune: true}}})
+	require.NoError(t, err)
+	var res activities.SyncResult
+	require.NoError(t, val.Get(&res))
+	uploads := 0
+	for _, r := range f.sim.Requests() {
+		if r.Method == http.MethodPut && !strings.HasSuffix(r.Path, activities.ManifestPath) {
+			uploads++
+			assert.True(t, strings.HasSuffix(r.Path, "/b.jar"), "only the file not done yet is sent: %s", r.Path)
+		}
+	}
+	assert.Equal(t, 1, uploads)
+	// The manifest records both, so the next deploy skips both.
+	again := f.sync(t, objs)
+	assert.Equal(t, map[string]string{"a.jar": "unchanged", "b.jar": "unchanged"}, actions(again))
+}
+
+func TestSyncStreamsLargeFiles(t *testing.T) {
+	f := newSyncFixture(t)
+	const size = 16 << 20
+	content := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	require.NoError(t, f.s3.Put(context.Background(), "artifacts", "big/app.jar", bytes.NewReader(content), size))
+	res := f.sync(t, f.objects(t, "big/app.jar"))
+	assert.EqualValues(t, size, res.BytesSent)
+	assert.True(t, bytes.Equal(content, f.stored(t, "app.jar")))
+}
