@@ -15,6 +15,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/version"
 )
 
 type config struct {
@@ -23,6 +24,11 @@ type config struct {
 }
 
 func main() {
+	// --version is the only flag: everything else comes from the environment.
+	if version.Requested(os.Args[1:]) {
+		fmt.Println(version.String("api"))
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
+	"github.com/witboost-community/cde-spark-provisioner/internal/version"
 )
 
 func main() {
@@ -53,8 +54,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	digestOnly := fs.Bool("digest-only", false, "keep only size and SHA-1 of uploaded files, not their bytes")
 	patch := fs.String("patch", string(cdesim.PatchMerge), "PATCH /jobs semantics: merge (RFC 7386), replace or fieldwise")
 	verbose := fs.Bool("v", false, "log every request (method, path, status; never secrets) to stderr")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.String("cdesim"))
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())

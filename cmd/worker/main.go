@@ -14,6 +14,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/version"
 )
 
 type config struct {
@@ -22,6 +23,11 @@ type config struct {
 }
 
 func main() {
+	// --version is the only flag: everything else comes from the environment.
+	if version.Requested(os.Args[1:]) {
+		fmt.Println(version.String("worker"))
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
