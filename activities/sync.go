@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 
@@ -38,12 +39,11 @@ type manifest struct {
 }
 
 type manifestEntry struct {
-	Source        string `json:"source"` // s3://bucket/key
-	ETag          string `json:"etag"`
-	Size          int64  `json:"size"`
-	CDESignature  string `json:"cdeSignature"`
-	CDESizeBytes  int64  `json:"cdeSizeBytes"`
-	UploadedByRun string `json:"uploadedByRun,omitempty"`
+	Source       string `json:"source"` // s3://bucket/key
+	ETag         string `json:"etag"`
+	Size         int64  `json:"size"`
+	CDESignature string `json:"cdeSignature"`
+	CDESizeBytes int64  `json:"cdeSizeBytes"`
 }
 
 // SyncInput is the desired content of a job's resources: each file comes from an S3 object and
@@ -218,7 +218,7 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		return SyncResult{}, firstErr
 	}
 
-	if err := a.writeManifest(ctx, jobs, in); err != nil {
+	if err := a.writeManifest(ctx, jobs, in, old); err != nil {
 		return SyncResult{}, err
 	}
 	sort.Slice(result.Files, func(i, j int) bool {
@@ -282,10 +282,10 @@ func (a *Activities) readManifest(ctx context.Context, jobs *cde.JobsClient, res
 	return m
 }
 
-// writeManifest records what the resources hold now, as CDE reports it after the uploads.
-func (a *Activities) writeManifest(ctx context.Context, jobs *cde.JobsClient, in SyncInput) error {
+// writeManifest records what the resources hold now, as CDE reports it after the uploads. When
+// nothing changed it writes nothing: an unchanged redeploy sends no byte at all.
+func (a *Activities) writeManifest(ctx context.Context, jobs *cde.JobsClient, in SyncInput, old manifest) error {
 	m := manifest{Version: 1, Files: map[string]manifestEntry{}}
-	run := activity.GetInfo(ctx).WorkflowExecution.RunID
 	for _, rf := range in.Resources {
 		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
 		if err != nil {
@@ -299,9 +299,12 @@ func (a *Activities) writeManifest(ctx context.Context, jobs *cde.JobsClient, in
 			}
 			m.Files[rf.Resource+"/"+path] = manifestEntry{
 				Source: obj.Artifact.Location.String(), ETag: obj.ETag, Size: obj.Size,
-				CDESignature: f.Signature, CDESizeBytes: f.SizeBytes, UploadedByRun: run,
+				CDESignature: f.Signature, CDESizeBytes: f.SizeBytes,
 			}
 		}
+	}
+	if maps.Equal(m.Files, old.Files) {
+		return nil
 	}
 	raw, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

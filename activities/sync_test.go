@@ -109,9 +109,11 @@ func TestSyncUploadsOnlyWhatChanged(t *testing.T) {
 	assert.Equal(t, map[string]string{"app.jar": "uploaded", "a.jar": "uploaded", "b.jar": "uploaded"}, actions(first))
 	assert.EqualValues(t, len("application v1")+len("library a")+len("library b"), first.BytesSent)
 
+	before := f.sim.UploadedBytes(f.vcID, syncRes)
 	again := f.sync(t, f.objects(t, "v1/app.jar", "libs/a.jar", "libs/b.jar"))
 	assert.Equal(t, map[string]string{"app.jar": "unchanged", "a.jar": "unchanged", "b.jar": "unchanged"}, actions(again))
 	assert.Zero(t, again.BytesSent, "an unchanged redeploy sends nothing")
+	assert.Equal(t, before, f.sim.UploadedBytes(f.vcID, syncRes), "not even the manifest")
 
 	// A new version of one object on S3 is uploaded; the others are not.
 	f.put(t, "libs/a.jar", "library a, version 2")

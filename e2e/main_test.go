@@ -63,7 +63,8 @@ func run(m *testing.M) (int, error) {
 	}
 	defer stopTemporal()
 
-	sim, err := cdesim.Start(ctx, cdesim.DemoSeed(), cdesim.Options{})
+	// Python environments build in a fraction of a second here, so tests wait for one poll.
+	sim, err := cdesim.Start(ctx, cdesim.DemoSeed(), cdesim.Options{PythonEnvPending: 100 * time.Millisecond, PythonEnvBuild: 200 * time.Millisecond})
 	if err != nil {
 		return 0, fmt.Errorf("start the CDE simulator: %w", err)
 	}

@@ -1,0 +1,139 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/witboost-community/cde-spark-provisioner/api"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+)
+
+// pysparkEnv is the PySpark-with-environment example renamed to name, its requirements file at
+// a key of its own (so the test may change it).
+func pysparkEnv(t *testing.T, name, requirements string) (text, job, reqKey string) {
+	t.Helper()
+	text = example(t, "pyspark-env.yaml", "weekly-report", name)
+	reqKey = "tests/" + name + "/requirements.txt"
+	text = strings.Replace(text, "s3://artifacts/healthcare/vaccinations/0.0.0/requirements.txt", "s3://artifacts/"+reqKey, 1)
+	putS3(t, reqKey, requirements)
+	return text, "healthcare-vaccinations-0-" + name + "-production", reqKey
+}
+
+func putS3(t *testing.T, key, content string) {
+	t.Helper()
+	require.NoError(t, st.s3.Put(context.Background(), "artifacts", key, strings.NewReader(content), int64(len(content))))
+}
+
+func provision(t *testing.T, url, text string) api.ProvisioningStatus {
+	t.Helper()
+	a := call(t, http.MethodPost, url+"/v1/provision", request(text))
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	var status api.ProvisioningStatus
+	a.decode(t, &status)
+	return status
+}
+
+func logMessages(status api.ProvisioningStatus) string {
+	var b strings.Builder
+	for _, l := range status.Logs {
+		b.WriteString(l.Message + "\n")
+	}
+	return b.String()
+}
+
+func TestPySparkJob(t *testing.T) {
+	srv := newAPI(t, nil)
+	name := unique("scoring")
+	text := example(t, "pyspark.yaml", "scoring", name)
+	status := provision(t, srv.URL, text)
+	assert.Equal(t, api.StatusCompleted, status.Status)
+
+	stored, err := st.sim.Job(vcID(t), "marketing-campaigns-1-"+name+"-development")
+	require.NoError(t, err)
+	var job map[string]any
+	require.NoError(t, json.Unmarshal(stored, &job))
+	spark := job["spark"].(map[string]any)
+	assert.Equal(t, "score.py", spark["file"])
+	assert.Equal(t, []any{"features.py", "channels.zip"}, spark["pyFiles"])
+	assert.Equal(t, "python3", spark["conf"].(map[string]any)["spark.pyspark.python"])
+	assert.Nil(t, spark["className"])
+	assert.Nil(t, spark["pythonEnvResourceName"])
+}
+
+func TestPySparkJobWithEnvironmentIsReadyWhenProvisionCompletes(t *testing.T) {
+	srv := newAPI(t, func(c *app.APIConfig) { c.DedupeWindow = 0 })
+	name := unique("report")
+	text, job, reqKey := pysparkEnv(t, name, "pandas==2.2.3\n")
+	pyEnv := descriptor.PyEnvResourceName(job)
+
+	status := provision(t, srv.URL, text)
+	require.Equal(t, api.StatusCompleted, status.Status, "%+v", status)
+	res, err := st.sim.Resource(vcID(t), pyEnv)
+	require.NoError(t, err)
+	assert.Equal(t, "ready", res.Status, "the environment is built before COMPLETED")
+	stored, err := st.sim.Job(vcID(t), job)
+	require.NoError(t, err)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(stored, &got))
+	assert.Equal(t, pyEnv, got["spark"].(map[string]any)["pythonEnvResourceName"])
+
+	// An unchanged redeploy uploads nothing and does not rebuild.
+	before := st.sim.UploadedBytes(vcID(t), pyEnv) + st.sim.UploadedBytes(vcID(t), descriptor.MainResourceName(job))
+	status = provision(t, srv.URL, text)
+	require.Equal(t, api.StatusCompleted, status.Status)
+	after := st.sim.UploadedBytes(vcID(t), pyEnv) + st.sim.UploadedBytes(vcID(t), descriptor.MainResourceName(job))
+	assert.Equal(t, before, after, "no byte sent")
+	assert.Equal(t, "0", status.Info.PrivateInfo["bytesUploaded"])
+	assert.Contains(t, logMessages(status), "requirements.txt is unchanged")
+
+	// Changed requirements rebuild the environment, and provision waits for it again.
+	putS3(t, reqKey, "pandas==2.2.3\npyarrow==18.1.0\n")
+	status = provision(t, srv.URL, text)
+	require.Equal(t, api.StatusCompleted, status.Status, "%+v", status)
+	logs := logMessages(status)
+	assert.Contains(t, logs, "Uploaded s3://artifacts/"+reqKey)
+	assert.Contains(t, logs, "The Python environment "+pyEnv+" is ready")
+	stored, ok := st.sim.FileBytes(vcID(t), pyEnv, "requirements.txt")
+	require.True(t, ok)
+	assert.Contains(t, string(stored), "pyarrow")
+
+	// A build that fails fails the provision with CDE's reason.
+	require.NoError(t, st.sim.FailPythonEnvBuild(vcID(t), pyEnv, "No matching distribution found for pandas==99"))
+	putS3(t, reqKey, "pandas==99\n")
+	a := call(t, http.MethodPost, srv.URL+"/v1/provision", request(text))
+	require.Equal(t, http.StatusInternalServerError, a.status, "%s", a.body)
+	var body api.SystemError
+	a.decode(t, &body)
+	assert.Contains(t, body.Error, "failed to build: No matching distribution found for pandas==99")
+}
+
+func TestRemovedDependencyDisappearsFromTheResource(t *testing.T) {
+	srv := newAPI(t, func(c *app.APIConfig) { c.DedupeWindow = 0 })
+	name := unique("deps")
+	putS3(t, "tests/"+name+"/extra.jar", "extra library")
+	text := sparkJar(t, name)
+	withExtra := strings.Replace(text, "          dependencies:\n", "          dependencies:\n            - s3://artifacts/tests/"+name+"/extra.jar\n", 1)
+	status := provision(t, srv.URL, withExtra)
+	require.Equal(t, api.StatusCompleted, status.Status)
+	mainRes := descriptor.MainResourceName(jobName(name))
+	_, ok := st.sim.FileBytes(vcID(t), mainRes, "extra.jar")
+	require.True(t, ok)
+
+	status = provision(t, srv.URL, text)
+	require.Equal(t, api.StatusCompleted, status.Status)
+	_, ok = st.sim.FileBytes(vcID(t), mainRes, "extra.jar")
+	assert.False(t, ok, "the dependency the descriptor dropped is gone")
+	assert.Contains(t, logMessages(status), "Removed extra.jar from resource "+mainRes)
+	stored, err := st.sim.Job(vcID(t), jobName(name))
+	require.NoError(t, err)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(stored, &got))
+	assert.Equal(t, []any{"delta-core_2.12-2.4.0.jar"}, got["spark"].(map[string]any)["jars"])
+}
