@@ -258,9 +258,17 @@ type receivedFile struct {
 	packages int
 }
 
-// readMultipartFile streams the first part named "file" into a SHA-1 (and a
-// buffer unless keep is false); other parts are skipped.
-func readMultipartFile(r *http.Request, keep, countPackages bool) (receivedFile, error) {
+// keepsBytes says whether a file of size bytes is stored whole or only as
+// its size and digest (DigestOnlyUploads, KeepUploadsUpTo).
+func (s *Sim) keepsBytes(size int64) bool {
+	return !s.opts.DigestOnlyUploads || size <= s.opts.KeepUploadsUpTo
+}
+
+// readMultipartFile streams the first part named "file" into a SHA-1, and
+// into a buffer when its content is to be kept: always when keepUpTo is
+// negative, else only if it has at most keepUpTo bytes (the buffer is
+// dropped as soon as it would grow past that). Other parts are skipped.
+func readMultipartFile(r *http.Request, keepUpTo int64, countPackages bool) (receivedFile, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return receivedFile{}, errors.New("upload must be multipart/form-data with a part named \"file\"")
@@ -282,10 +290,13 @@ func readMultipartFile(r *http.Request, keep, countPackages bool) (receivedFile,
 			continue
 		}
 		var h hash.Hash = sha1.New()
-		var buf bytes.Buffer
+		buf := &boundedBuffer{limit: keepUpTo}
+		if countPackages {
+			buf.limit = -1 // requirements are counted whatever their size
+		}
 		dst := io.Writer(h)
-		if keep || countPackages {
-			dst = io.MultiWriter(h, &buf)
+		if buf.limit != 0 {
+			dst = io.MultiWriter(h, buf)
 		}
 		n, err := io.Copy(dst, part)
 		if err != nil {
@@ -296,11 +307,32 @@ func readMultipartFile(r *http.Request, keep, countPackages bool) (receivedFile,
 		if countPackages {
 			out.packages = countRequirements(buf.Bytes())
 		}
-		if keep {
+		if (keepUpTo < 0 || n <= keepUpTo) && !buf.overflow {
 			out.data = buf.Bytes()
 		}
 		return out, nil
 	}
+}
+
+// boundedBuffer keeps what is written to it while it holds at most limit
+// bytes (any amount when limit is negative); past that it drops its content
+// and discards the rest, so a digest-only upload never holds a big file.
+type boundedBuffer struct {
+	bytes.Buffer
+	limit    int64
+	overflow bool
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if b.overflow {
+		return len(p), nil
+	}
+	if b.limit >= 0 && int64(b.Len())+int64(len(p)) > b.limit {
+		b.overflow = true
+		b.Buffer = bytes.Buffer{}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
 }
 
 func countRequirements(b []byte) int {
@@ -334,7 +366,11 @@ func (s *Sim) uploadFile(w http.ResponseWriter, r *http.Request, c *vc) {
 		return
 	}
 	// Stream outside the lock: uploads may be large and slow.
-	got, err := readMultipartFile(r, !s.opts.DigestOnlyUploads, isEnv)
+	keepUpTo := int64(-1)
+	if s.opts.DigestOnlyUploads {
+		keepUpTo = s.opts.KeepUploadsUpTo
+	}
+	got, err := readMultipartFile(r, keepUpTo, isEnv)
 	s.countUpload(c.id, name, got.size)
 	if err != nil {
 		writeVCError(w, http.StatusBadRequest, err.Error())

@@ -111,6 +111,11 @@ type Options struct {
 	// DigestOnlyUploads keeps only size and SHA-1 of uploaded files, not
 	// their bytes (for big benchmark uploads); file downloads then fail.
 	DigestOnlyUploads bool
+	// KeepUploadsUpTo, with DigestOnlyUploads, still keeps the bytes of an
+	// uploaded file of at most this many bytes, so that the small files a
+	// client reads back (such as an upload manifest) can be downloaded while
+	// big artifacts keep only size and digest. Default 0: none is kept.
+	KeepUploadsUpTo int64
 }
 
 func (o Options) withDefaults() Options {

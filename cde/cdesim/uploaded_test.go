@@ -98,3 +98,62 @@ func TestUploadedBytesCountsWhatArrivedOfAFailedUpload(t *testing.T) {
 		t.Errorf("after refused uploads: UploadedBytes = %d, want 500", got)
 	}
 }
+
+func TestKeepUploadsUpToKeepsSmallFilesOfADigestOnlySimulator(t *testing.T) {
+	const limit = 1000
+	e := newEnv(t, cdesim.Options{DigestOnlyUploads: true, KeepUploadsUpTo: limit})
+	api := e.devAPI(t)
+	vcID := e.vc(t, cdesim.DemoService, cdesim.DemoVC).VCID
+	wantStatus(t, api.call(t, http.MethodPost, "/resources", map[string]any{"name": "res", "type": "files"}), 201)
+
+	small := bytes.Repeat([]byte("m"), limit)
+	big := bytes.Repeat([]byte("b"), limit+1)
+	wantStatus(t, api.upload(t, "res", "manifest.json", small), 201)
+	wantStatus(t, api.upload(t, "res", "big.jar", big), 201)
+	if err := e.sim.PutFile(vcID, "res", "put-small", small); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.PutFile(vcID, "res", "put-big", big); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, p := range []string{"manifest.json", "put-small"} {
+		r := api.call(t, http.MethodGet, "/resources/res/"+p, nil)
+		wantStatus(t, r, 200)
+		if !bytes.Equal(r.body, small) {
+			t.Errorf("%s: downloaded %d bytes, want the %d uploaded", p, len(r.body), len(small))
+		}
+	}
+	for _, p := range []string{"big.jar", "put-big"} {
+		wantStatus(t, api.call(t, http.MethodGet, "/resources/res/"+p, nil), http.StatusNotImplemented)
+		if _, ok := e.sim.FileBytes(vcID, "res", p); ok {
+			t.Errorf("%s: bytes of a file above KeepUploadsUpTo were kept", p)
+		}
+	}
+	info, err := e.sim.Resource(vcID, "res")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range info.Files {
+		want := small
+		if f.Path == "big.jar" || f.Path == "put-big" {
+			want = big
+		}
+		if f.Size != int64(len(want)) || f.Signature != sha1hex(want) {
+			t.Errorf("%s: size %d signature %s, want %d %s", f.Path, f.Size, f.Signature, len(want), sha1hex(want))
+		}
+	}
+}
+
+func TestKeepUploadsUpToIsIgnoredWithoutDigestOnlyUploads(t *testing.T) {
+	e := newEnv(t, cdesim.Options{KeepUploadsUpTo: 10})
+	api := e.devAPI(t)
+	wantStatus(t, api.call(t, http.MethodPost, "/resources", map[string]any{"name": "res", "type": "files"}), 201)
+	data := bytes.Repeat([]byte("z"), 100)
+	wantStatus(t, api.upload(t, "res", "app.jar", data), 201)
+	r := api.call(t, http.MethodGet, "/resources/res/app.jar", nil)
+	wantStatus(t, r, 200)
+	if !bytes.Equal(r.body, data) {
+		t.Errorf("downloaded %d bytes, want %d", len(r.body), len(data))
+	}
+}
