@@ -1,0 +1,429 @@
+package deploy
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
+)
+
+// loadCompose loads docker-compose.yml as `docker compose --env-file envFile config` does:
+// the env file sets the interpolated values and, through COMPOSE_PROFILES, the profiles. The
+// process environment is left out so that the test sees the same project on every machine.
+func loadCompose(t *testing.T, envFile string) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
+		cli.WithWorkingDirectory(".."),
+		cli.WithName("cde-spark-provisioner"),
+		cli.WithEnvFiles(envFile),
+		cli.WithDotEnv,
+		cli.WithDefaultProfiles(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("load docker-compose.yml with %s: %v", envFile, err)
+	}
+	return p
+}
+
+// readmeVars are the environment variables of the README's configuration table, by process
+// ("api", "worker"; "both" counts for each).
+func readmeVars(t *testing.T) map[string][]string {
+	t.Helper()
+	text, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(text), "## Configuration")
+	if !ok {
+		t.Fatal("README has no Configuration section")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	vars := map[string][]string{}
+	row := regexp.MustCompile("^\\| (`[A-Z0-9_]+`(?:, `[A-Z0-9_]+`)*) \\| (api|worker|both) \\|")
+	for line := range strings.Lines(table) {
+		m := row.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		for name := range strings.SplitSeq(m[1], ", ") {
+			name = strings.Trim(name, "`")
+			for _, proc := range []string{"api", "worker"} {
+				if m[2] == proc || m[2] == "both" {
+					vars[proc] = append(vars[proc], name)
+				}
+			}
+		}
+	}
+	if len(vars["api"]) < 5 || len(vars["worker"]) < 10 {
+		t.Fatalf("README configuration table: read %v, too few rows (did its format change?)", vars)
+	}
+	return vars
+}
+
+func env(svc types.ServiceConfig, name string) (string, bool) {
+	v, ok := svc.Environment[name]
+	if !ok || v == nil {
+		return "", false
+	}
+	return *v, true
+}
+
+func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	svc, err := p.GetService(name)
+	if err != nil {
+		t.Fatalf("service %s: %v", name, err)
+	}
+	return svc
+}
+
+// healthURL is the URL the service's health check probes (the healthcheck binary's first
+// http argument).
+func healthURL(svc types.ServiceConfig) *url.URL {
+	if svc.HealthCheck == nil {
+		return nil
+	}
+	for _, arg := range svc.HealthCheck.Test {
+		if strings.HasPrefix(arg, "http://") {
+			u, err := url.Parse(arg)
+			if err == nil {
+				return u
+			}
+		}
+	}
+	return nil
+}
+
+func TestComposeServicesPerProfile(t *testing.T) {
+	core := []string{"postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "api", "worker"}
+	tests := []struct {
+		name     string
+		envFile  string
+		enabled  []string
+		disabled []string
+	}{
+		{"the default stack is Temporal on PostgreSQL, its UI, the api and the worker", "../.env.example", core, []string{"cdesim", "s3local"}},
+		{"the demo env file turns on the simulator and the local S3", "compose/demo.env", append(slices.Clone(core), "cdesim", "s3local"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := loadCompose(t, tt.envFile)
+			got := p.ServiceNames()
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tt.enabled))
+			if !slices.Equal(got, want) {
+				t.Errorf("services %v, want %v", got, want)
+			}
+			for _, name := range tt.disabled {
+				if _, ok := p.DisabledServices[name]; !ok {
+					t.Errorf("service %s is neither enabled nor disabled by a profile", name)
+				}
+			}
+		})
+	}
+}
+
+func TestComposeStartOrderAndHealthChecks(t *testing.T) {
+	p := loadCompose(t, "compose/demo.env")
+	deps := []struct {
+		name, service, on, condition string
+	}{
+		{"the schema job waits for PostgreSQL to accept connections", "temporal-schema", "postgresql", types.ServiceConditionHealthy},
+		{"the server starts on a set-up schema", "temporal", "temporal-schema", types.ServiceConditionCompletedSuccessfully},
+		{"the namespace is created once the server is healthy", "temporal-namespace", "temporal", types.ServiceConditionHealthy},
+		{"the UI waits for the server", "temporal-ui", "temporal", types.ServiceConditionHealthy},
+		{"the api waits for the server", "api", "temporal", types.ServiceConditionHealthy},
+		{"the api waits for the namespace (it registers search attributes in it)", "api", "temporal-namespace", types.ServiceConditionCompletedSuccessfully},
+		{"the worker waits for the server", "worker", "temporal", types.ServiceConditionHealthy},
+		{"the worker waits for the namespace", "worker", "temporal-namespace", types.ServiceConditionCompletedSuccessfully},
+		{"the simulator joins the started worker's network", "cdesim", "worker", types.ServiceConditionStarted},
+		{"the local S3 joins the started worker's network", "s3local", "worker", types.ServiceConditionStarted},
+	}
+	for _, d := range deps {
+		t.Run(d.name, func(t *testing.T) {
+			dep, ok := service(t, p, d.service).DependsOn[d.on]
+			if !ok || dep.Condition != d.condition || !dep.Required {
+				t.Errorf("%s depends_on %s = %+v (present %t), want required with condition %s", d.service, d.on, dep, ok, d.condition)
+			}
+		})
+	}
+
+	t.Run("every service waited on for health has a health check", func(t *testing.T) {
+		for _, svc := range p.Services {
+			for on, dep := range svc.DependsOn {
+				if dep.Condition != types.ServiceConditionHealthy {
+					continue
+				}
+				if hc := service(t, p, on).HealthCheck; hc == nil || hc.Disable || len(hc.Test) == 0 {
+					t.Errorf("%s waits for %s to be healthy, which has no health check", svc.Name, on)
+				}
+			}
+		}
+	})
+
+	checks := []struct {
+		name, service string
+		want          []string // arguments the check's command must contain
+	}{
+		{"PostgreSQL is healthy when it accepts connections", "postgresql", []string{"pg_isready"}},
+		{"Temporal is healthy when its frontend port accepts connections", "temporal", []string{"7233"}},
+		{"the api is healthy when GET /health answers 2xx (Temporal reachable)", "api", []string{"/usr/local/bin/healthcheck", "http://127.0.0.1:8093/health"}},
+		{"the worker is healthy when /readyz answers 2xx (polling, Temporal reachable)", "worker", []string{"/usr/local/bin/healthcheck", "http://127.0.0.1:9090/readyz"}},
+		{"the simulator is healthy once it listens and its CA is written", "cdesim", []string{"tcp://127.0.0.1:8443", "file:///ca/cdesim-ca.pem"}},
+		{"the local S3 is healthy once the last sample is seeded", "s3local", []string{"/usr/local/bin/healthcheck"}},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			hc := service(t, p, c.service).HealthCheck
+			if hc == nil || hc.Interval == nil || hc.Retries == nil {
+				t.Fatalf("%s: health check %+v, want a test with an interval and retries", c.service, hc)
+			}
+			joined := strings.Join(hc.Test, " ")
+			for _, w := range c.want {
+				if !strings.Contains(joined, w) {
+					t.Errorf("%s: health check %q does not contain %q", c.service, joined, w)
+				}
+			}
+		})
+	}
+}
+
+func TestComposeProvisionerServices(t *testing.T) {
+	p := loadCompose(t, "../.env.example")
+	df := parseDockerfile(t, "../Dockerfile")
+	vars := readmeVars(t)
+	// Variables the compose file sets on purpose to something else than a pass-through.
+	fixed := map[string]string{
+		"HTTP_ADDR":        ":8093",         // inside the container; API_PUBLISH chooses the host side
+		"TEMPORAL_ADDRESS": "temporal:7233", // the stack's own server
+		"HEALTH_ADDR":      ":9090",         // the health check and nothing else uses it
+	}
+	// README variables deliberately absent, with the reason.
+	absent := map[string]map[string]string{
+		"api": {"SSL_CERT_FILE": "the api makes no TLS call here: its Temporal connection is the stack's plaintext one"},
+	}
+
+	for _, name := range []string{"api", "worker"} {
+		t.Run(name, func(t *testing.T) {
+			svc := service(t, p, name)
+			t.Run("is built from its Dockerfile target", func(t *testing.T) {
+				if svc.Build == nil || svc.Build.Target != name || df.stage(name) == nil {
+					t.Errorf("build %+v: want target %s of the Dockerfile", svc.Build, name)
+				}
+				for _, arg := range []string{"VERSION", "COMMIT", "DATE"} {
+					if _, ok := svc.Build.Args[arg]; !ok {
+						t.Errorf("build argument %s is not passed: --version would not say what runs", arg)
+					}
+				}
+			})
+			t.Run("sets every README variable of its process", func(t *testing.T) {
+				for _, v := range vars[name] {
+					if reason, ok := absent[name][v]; ok {
+						if _, set := env(svc, v); set {
+							t.Errorf("%s is set although %s", v, reason)
+						}
+						continue
+					}
+					got, ok := env(svc, v)
+					if !ok {
+						t.Errorf("%s is not in the environment", v)
+					}
+					if want, ok := fixed[v]; ok && got != want {
+						t.Errorf("%s = %q, want %q", v, got, want)
+					}
+				}
+			})
+			t.Run("runs hardened: non-root, read-only, no capabilities", func(t *testing.T) {
+				if svc.User != "65532:65532" || !svc.ReadOnly || !slices.Equal(svc.CapDrop, []string{"ALL"}) || !slices.Contains(svc.SecurityOpt, "no-new-privileges:true") {
+					t.Errorf("user %q read_only %t cap_drop %v security_opt %v", svc.User, svc.ReadOnly, svc.CapDrop, svc.SecurityOpt)
+				}
+			})
+			t.Run("its health check probes the port it listens on", func(t *testing.T) {
+				addr := map[string]string{"api": "HTTP_ADDR", "worker": "HEALTH_ADDR"}[name]
+				listen, _ := env(svc, addr)
+				u := healthURL(svc)
+				if u == nil || ":"+u.Port() != listen {
+					t.Errorf("health check %v vs %s=%q", u, addr, listen)
+				}
+			})
+		})
+	}
+
+	t.Run("the api is published on the loopback by default", func(t *testing.T) {
+		ports := service(t, p, "api").Ports
+		if len(ports) != 1 || ports[0].Target != 8093 || ports[0].Published != "8093" || ports[0].HostIP != "127.0.0.1" {
+			t.Errorf("api ports %+v, want 127.0.0.1:8093:8093", ports)
+		}
+	})
+	t.Run("the Temporal UI and frontend are published on the loopback", func(t *testing.T) {
+		for svc, port := range map[string]uint32{"temporal-ui": 8080, "temporal": 7233} {
+			ports := service(t, p, svc).Ports
+			if len(ports) != 1 || ports[0].Target != port || ports[0].HostIP != "127.0.0.1" {
+				t.Errorf("%s ports %+v, want 127.0.0.1:%d", svc, ports, port)
+			}
+		}
+	})
+	t.Run("the worker stops more slowly than its WorkerStopTimeout (30 s)", func(t *testing.T) {
+		g := service(t, p, "worker").StopGracePeriod
+		if g == nil || time.Duration(*g) <= 30*time.Second {
+			t.Errorf("worker stop_grace_period %v, want more than 30s", g)
+		}
+	})
+	t.Run("the api stops more slowly than SHUTDOWN_TIMEOUT", func(t *testing.T) {
+		api := service(t, p, "api")
+		s, _ := env(api, "SHUTDOWN_TIMEOUT")
+		d, err := time.ParseDuration(s)
+		if err != nil || api.StopGracePeriod == nil || time.Duration(*api.StopGracePeriod) <= d {
+			t.Errorf("api stop_grace_period %v, SHUTDOWN_TIMEOUT %q", api.StopGracePeriod, s)
+		}
+	})
+	t.Run("third-party images are pinned to a version", func(t *testing.T) {
+		for _, svc := range p.Services {
+			if svc.Build != nil {
+				continue
+			}
+			_, tag, ok := strings.Cut(svc.Image, ":")
+			if !ok || tag == "latest" || !regexp.MustCompile(`^\d+\.\d+`).MatchString(tag) {
+				t.Errorf("%s: image %q is not pinned to a version", svc.Name, svc.Image)
+			}
+		}
+	})
+	t.Run("the server and the admin tools are the same Temporal release", func(t *testing.T) {
+		_, server, _ := strings.Cut(service(t, p, "temporal").Image, ":")
+		for _, job := range []string{"temporal-schema", "temporal-namespace"} {
+			if img := service(t, p, job).Image; img != "temporalio/admin-tools:"+server {
+				t.Errorf("%s: image %q, want temporalio/admin-tools:%s (schema versions must match the server)", job, img, server)
+			}
+		}
+	})
+}
+
+// TestComposeSecretsComeFromTheEnvFile checks that no credential is written in
+// docker-compose.yml or .env.example: each is an interpolation of the variable of the same
+// name (from the git-ignored .env), empty in the example.
+func TestComposeSecretsComeFromTheEnvFile(t *testing.T) {
+	// The file as written, before interpolation (compose-go cannot load it uninterpolated:
+	// "${API_PUBLISH…}:8093" is not a port until interpolated).
+	var raw struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	text, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(text, &raw); err != nil {
+		t.Fatal(err)
+	}
+	example := loadCompose(t, "../.env.example")
+	secrets := []string{"CDP_ACCESS_KEY_ID", "CDP_PRIVATE_KEY", "CDP_DEPLOY_ROLE_USER", "CDP_DEPLOY_ROLE_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+	for _, name := range secrets {
+		t.Run(name, func(t *testing.T) {
+			if v := raw.Services["worker"].Environment[name]; v != "${"+name+":-}" {
+				t.Errorf("docker-compose.yml sets %s to %q, want ${%s:-}", name, v, name)
+			}
+			if v, _ := env(service(t, example, "worker"), name); v != "" {
+				t.Errorf(".env.example gives %s a value", name)
+			}
+		})
+	}
+	ignored, err := os.ReadFile("../.gitignore")
+	if err != nil || !regexp.MustCompile(`(?m)^/?\.env$`).Match(ignored) {
+		t.Error(".env is not git-ignored: filled-in credentials could be committed")
+	}
+}
+
+// flagValue is the value following flag in a command.
+func flagValue(cmd []string, flag string) string {
+	if i := slices.Index(cmd, flag); i >= 0 && i+1 < len(cmd) {
+		return cmd[i+1]
+	}
+	return ""
+}
+
+func TestComposeDemoWiring(t *testing.T) {
+	p := loadCompose(t, "compose/demo.env")
+	worker, sim, s3 := service(t, p, "worker"), service(t, p, "cdesim"), service(t, p, "s3local")
+
+	var seed struct {
+		APIKeys []struct {
+			AccessKeyID string `yaml:"accessKeyId"`
+			PrivateKey  string `yaml:"privateKey"`
+		} `yaml:"apiKeys"`
+		WorkloadUsers []struct{ Name, Password string } `yaml:"workloadUsers"`
+	}
+	raw, err := os.ReadFile("../examples/cdesim-seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &seed); err != nil || len(seed.APIKeys) == 0 || len(seed.WorkloadUsers) == 0 {
+		t.Fatalf("examples/cdesim-seed.yaml: %v", err)
+	}
+	mount := func(svc types.ServiceConfig, target string) *types.ServiceVolumeConfig {
+		for i, v := range svc.Volumes {
+			if v.Target == target {
+				return &svc.Volumes[i]
+			}
+		}
+		return nil
+	}
+	workerEnv := func(name string) string { v, _ := env(worker, name); return v }
+	caOut := flagValue(sim.Command, "-ca-out")
+
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"the simulator shares the worker's network (it binds loopback only)", sim.NetworkMode == "service:worker"},
+		{"the local S3 shares the worker's network (it binds loopback only)", s3.NetworkMode == "service:worker"},
+		{"the worker calls the simulator's control-plane port", workerEnv("CDP_ENDPOINT_URL") == "https://127.0.0.1:"+flagValue(sim.Command, "-port")},
+		{"the worker trusts the CA the simulator writes", caOut != "" && workerEnv("SSL_CERT_FILE") == caOut},
+		{"the CA reaches the worker through a shared volume", mount(sim, filepath.Dir(caOut)) != nil && mount(worker, filepath.Dir(caOut)) != nil &&
+			mount(sim, filepath.Dir(caOut)).Source == mount(worker, filepath.Dir(caOut)).Source && mount(worker, filepath.Dir(caOut)).ReadOnly},
+		{"the simulator gets the example seed", mount(sim, flagValue(sim.Command, "-seed")) != nil &&
+			mount(sim, flagValue(sim.Command, "-seed")).Source == filepath.Join(p.WorkingDir, "examples", "cdesim-seed.yaml")},
+		{"the worker's CDP key is the seed's", workerEnv("CDP_ACCESS_KEY_ID") == seed.APIKeys[0].AccessKeyID && workerEnv("CDP_PRIVATE_KEY") == seed.APIKeys[0].PrivateKey},
+		{"the worker's workload user is the seed's", workerEnv("CDP_DEPLOY_ROLE_USER") == seed.WorkloadUsers[0].Name && workerEnv("CDP_DEPLOY_ROLE_PASSWORD") == seed.WorkloadUsers[0].Password},
+		{"the worker reads artifacts from the local S3, path-style", workerEnv("AWS_ENDPOINT_URL_S3") == "http://"+flagValue(s3.Command, "-addr") && workerEnv("S3_USE_PATH_STYLE") == "true"},
+		{"the AWS SDK has a region and credentials to sign with", workerEnv("AWS_REGION") != "" && workerEnv("AWS_ACCESS_KEY_ID") != "" && workerEnv("AWS_SECRET_ACCESS_KEY") != ""},
+		{"the local S3 seeds from the examples", mount(s3, flagValue(s3.Command, "-examples")) != nil &&
+			mount(s3, flagValue(s3.Command, "-examples")).Source == filepath.Join(p.WorkingDir, "examples")},
+		{"the read-only local S3 has a writable /tmp for its objects", slices.Contains(s3.Tmpfs, "/tmp")},
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if !c.ok {
+				t.Errorf("want: %s (worker env %v; cdesim %v; s3local %v)", c.name, worker.Environment, sim.Command, s3.Command)
+			}
+		})
+	}
+
+	t.Run("the local S3's health check reads an object the examples name", func(t *testing.T) {
+		u := healthURL(s3)
+		if u == nil {
+			t.Fatal("no http health check")
+		}
+		loc := "s3://" + strings.TrimPrefix(u.Path, "/")
+		examples, _ := filepath.Glob("../examples/*.yaml")
+		for _, f := range examples {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), loc) {
+				return
+			}
+		}
+		t.Errorf("%s is named by no example descriptor: the health check would never pass", loc)
+	})
+}
