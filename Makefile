@@ -3,7 +3,7 @@ GO ?= go
 # The race detector needs cgo; the machines this runs on have gcc.
 export CGO_ENABLED ?= 1
 
-.PHONY: test vet run temporal-cli fmt fuzz
+.PHONY: test vet run temporal-cli fmt fuzz bench
 
 ## run: the full local stack (Temporal dev server + Web UI, CDE simulator, local S3, worker, API)
 run:
@@ -29,3 +29,10 @@ fmt:
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./descriptor -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+## bench: the benchmark harness of issue 5 (bench/): provision wall time against a sequential client,
+## worker peak memory on a 1 GiB jar, bytes sent on an unchanged redeploy; writes BENCHMARKS.md.
+## BENCH_FLAGS passes options, e.g. BENCH_FLAGS='-runs 9 -keep' (go run ./bench -h lists them).
+BENCH_FLAGS ?=
+bench: temporal-cli
+	$(GO) run ./bench -via 'make bench' $(BENCH_FLAGS)

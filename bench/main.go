@@ -1,0 +1,210 @@
+// Command bench is the benchmark harness behind `make bench` (issue 5, item 6). It starts the
+// whole provisioner on 127.0.0.1 — the pinned Temporal dev server, the real cmd/worker and
+// cmd/api binaries as child processes configured from the environment, and in this process the
+// CDE simulator and a local S3 — and measures three figures:
+//
+//  1. the wall time of a provision of a Spark jar job with 10 dependencies of 8 MiB (and an
+//     8 MiB jar), with 50 ms added to every CDP, Knox and jobs-API call, from the HTTP POST to
+//     the COMPLETED answer (median of -runs fresh jobs), next to the same calls made one after
+//     the other by a plain sequential client in this process, and their ratio;
+//  2. the worker's peak resident memory (VmHWM) while it provisions a job with a 1 GiB jar;
+//  3. the bytes the simulator receives in uploads when an unchanged job is provisioned again.
+//
+// It prints a table and writes BENCHMARKS.md (keeping that file's Notes section). Every child
+// process is stopped on exit, on failure and on Ctrl-C, and the temporary directory is removed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the command line.
+type config struct {
+	runs       int
+	deps       int
+	depSize    int64
+	jarSize    int64
+	bigJarSize int64
+	latency    time.Duration
+	out        string
+	timeout    time.Duration
+	keep       bool
+	via        string
+	workerEnv  envList  // extra worker variables, for experiments (recorded in the command)
+	args       []string // as given, for the report
+}
+
+// envList is a repeatable NAME=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+		return fmt.Errorf("%q is not NAME=VALUE", v)
+	}
+	*e = append(*e, v)
+	return nil
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.IntVar(&c.runs, "runs", 5, "measured provisions per side for figure 1 (after one warm-up each)")
+	fs.IntVar(&c.deps, "deps", 10, "dependencies of the figure-1 job")
+	depSize := fs.String("dep-size", "8MiB", "size of each dependency")
+	jarSize := fs.String("jar-size", "8MiB", "size of the figure-1 jar")
+	bigJar := fs.String("big-jar", "1GiB", "size of the figure-2 jar")
+	fs.DurationVar(&c.latency, "latency", 50*time.Millisecond, "latency added to every CDP, Knox and jobs-API call in figure 1")
+	fs.StringVar(&c.out, "out", "BENCHMARKS.md", "report file to write (empty: none)")
+	fs.DurationVar(&c.timeout, "timeout", 15*time.Minute, "bound of the whole run")
+	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (logs, binaries) and print its path")
+	fs.Var(&c.workerEnv, "worker-env", "extra NAME=VALUE for the worker's environment, repeatable (e.g. UPLOAD_CONCURRENCY=16); the default measures the defaults")
+	fs.StringVar(&c.via, "via", "", "how the harness was invoked, for the report (the Makefile passes 'make bench')")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if c.depSize, err = parseSize(*depSize); err != nil {
+		return c, err
+	}
+	if c.jarSize, err = parseSize(*jarSize); err != nil {
+		return c, err
+	}
+	if c.bigJarSize, err = parseSize(*bigJar); err != nil {
+		return c, err
+	}
+	if c.runs < 1 || c.deps < 0 || c.jarSize < 1 || c.bigJarSize < 1 || c.latency < 0 || c.timeout <= 0 {
+		return c, errors.New("-runs, -jar-size, -big-jar and -timeout must be positive; -deps and -latency not negative")
+	}
+	c.args = args
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first Ctrl-C the default handling comes back, so a second one exits at once
+		// (the children then die with the harness through Pdeathsig).
+		<-ctx.Done()
+		stop()
+	}()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "\nbench: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+// run sets up, measures, reports, and always tears down.
+func run(parent context.Context, cfg config) (err error) {
+	started := time.Now()
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, cfg.timeout, fmt.Errorf("the whole run exceeded -timeout %s", cfg.timeout))
+	defer cancelTimeout()
+
+	progress := func(format string, a ...any) {
+		fmt.Printf("[%6.1fs] %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, a...))
+	}
+	moduleDir, err := moduleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "cde-bench-")
+	if err != nil {
+		return err
+	}
+	procs := &children{}
+	var st *stack
+	defer func() {
+		// Stop children first: they hold files in dir and connections to the in-process servers.
+		procs.stopAll(stopGrace)
+		if st != nil {
+			st.close()
+		}
+		if err != nil {
+			// A child that died explains more than the error it caused elsewhere.
+			if exit := procs.firstUnexpectedExit(); exit != nil && !strings.Contains(err.Error(), exit.Error()) {
+				err = fmt.Errorf("%w\n%v", err, exit)
+			}
+			for _, name := range []string{"worker", "api", "temporal"} {
+				p := filepath.Join(dir, name+".log")
+				if _, statErr := os.Stat(p); statErr == nil {
+					fmt.Fprintf(os.Stderr, "\n--- last lines of %s.log ---\n%s\n", name, tail(p, 15))
+				}
+			}
+		}
+		if cfg.keep {
+			fmt.Println("kept", dir)
+		} else {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+
+	st, err = startStack(ctx, cancel, moduleDir, dir, cfg.workerEnv, procs, progress)
+	if err != nil {
+		return err
+	}
+	res := results{cfg: cfg, started: started.UTC()}
+	if res.machine, err = describeMachine(ctx, moduleDir); err != nil {
+		return err
+	}
+	if err := measureWallTime(ctx, st, cfg, &res, progress); err != nil {
+		return fmt.Errorf("figure 1 (provision wall time): %w", err)
+	}
+	if err := measureRedeploy(ctx, st, cfg, &res, progress); err != nil {
+		return fmt.Errorf("figure 3 (unchanged redeploy): %w", err)
+	}
+	if err := measurePeakMemory(ctx, st, cfg, &res, progress); err != nil {
+		return fmt.Errorf("figure 2 (worker peak memory): %w", err)
+	}
+	res.total = time.Since(started)
+
+	fmt.Println()
+	fmt.Print(renderTable(res))
+	if cfg.out != "" {
+		path := cfg.out
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(moduleDir, path)
+		}
+		if err := writeReport(path, renderMarkdown(res)); err != nil {
+			return err
+		}
+		fmt.Println("\nwrote", path)
+	}
+	return nil
+}
+
+// moduleRoot is the directory of the module's go.mod: binaries are built from there whatever
+// the working directory.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := runQuiet(ctx, "", nil, "go", "env", "GOMOD")
+	if err != nil {
+		return "", err
+	}
+	gomod := strings.TrimSpace(out)
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run the benchmark from inside the provisioner's module (go env GOMOD is empty)")
+	}
+	return filepath.Dir(gomod), nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriteReportKeepsTheNotes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+
+	if err := writeReport(path, "# first\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(b), "# first\n\n"+notesMarker+defaultNotes) {
+		t.Fatalf("a new file has the generated part, the marker and the default notes; got:\n%s", b)
+	}
+
+	// Someone writes notes below the marker; the next run replaces only the part above it.
+	edited := strings.Replace(string(b), defaultNotes, "\n## Notes\n\nThe ratio is missed because of X.\n", 1)
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReport(path, "# second\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	want := "# second\n\n" + notesMarker + "\n## Notes\n\nThe ratio is missed because of X.\n"
+	if string(b) != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", b, want)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Error("the temporary file was left behind")
+	}
+}
+
+func TestWriteReportWithoutMarkerStartsFreshNotes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	if err := os.WriteFile(path, []byte("hand-written, no marker\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReport(path, "# gen\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if string(b) != "# gen\n\n"+notesMarker+defaultNotes {
+		t.Fatalf("got:\n%s", b)
+	}
+}
+
+func TestVerdictsSayByHowMuchAnAimIsMissed(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{ratioVerdict(0.5), "met"},
+		{ratioVerdict(0.31), "met"},
+		{ratioVerdict(0.87), "missed by 0.37 (74% above the aim)"},
+		{memoryVerdict(127 << 20), "met"},
+		{memoryVerdict(128 << 20), "missed by 0 B"},
+		{memoryVerdict(200 << 20), "missed by 72.0 MiB"},
+		{redeployVerdict(0, 88<<20), "met"},
+		{redeployVerdict(88<<20, 88<<20), "missed by 88.0 MiB (100% of the first deploy's 88.0 MiB)"},
+		{redeployVerdict(8<<20, 0), "missed by 8.0 MiB"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestCommandRecordsHowTheHarnessRan(t *testing.T) {
+	c := config{args: []string{"-runs", "3", "-via", "make bench", "-out=x.md"}, via: "make bench"}
+	if got, want := c.command(), "`make bench` (runs `go run ./bench -runs 3 -out=x.md`)"; got != want {
+		t.Errorf("command() = %q, want %q", got, want)
+	}
+	c = config{args: nil}
+	if got, want := c.command(), "`go run ./bench`"; got != want {
+		t.Errorf("command() = %q, want %q", got, want)
+	}
+	if got := withoutVia([]string{"--via=make", "-keep", "-via", "x"}); !reflect.DeepEqual(got, []string{"-keep"}) {
+		t.Errorf("withoutVia = %q", got)
+	}
+}
+
+func TestRenderShowsEveryFigure(t *testing.T) {
+	r := results{
+		cfg:         config{runs: 3, deps: 10, depSize: 8 << 20, jarSize: 8 << 20, bigJarSize: 1 << 30, latency: 50 * time.Millisecond},
+		provisioner: []time.Duration{time.Second, time.Second, time.Second}, sequential: []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second},
+		provMedian: 1200 * time.Millisecond, seqMedian: 1400 * time.Millisecond, ratio: 0.857,
+		peakHWM: 52 << 20, redeployBytes: 0, firstDeployBytes: 88 << 20, hwmReset: true,
+	}
+	table := renderTable(r)
+	for _, want := range []string{"1.200 s", "1.400 s", "0.86", "missed by 0.36", "52.0 MiB", "< 128.0 MiB", "0 B"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	md := renderMarkdown(r)
+	for _, want := range []string{"| 1. **ratio provisioner / sequential** | **0.86** | ≤ 0.5 |", "**52.0 MiB**", "clear_refs", "REQUEST_DEDUPE_WINDOW=0", "`go run ./bench`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	c, err := parseFlags([]string{"-runs", "3", "-dep-size", "1MiB", "-worker-env", "UPLOAD_CONCURRENCY=16", "-worker-env", "A=b=c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.runs != 3 || c.depSize != 1<<20 || c.jarSize != 8<<20 || c.bigJarSize != 1<<30 || c.deps != 10 || c.latency != 50*time.Millisecond {
+		t.Errorf("config %+v", c)
+	}
+	if !reflect.DeepEqual([]string(c.workerEnv), []string{"UPLOAD_CONCURRENCY=16", "A=b=c"}) {
+		t.Errorf("worker env %q", c.workerEnv)
+	}
+	if !strings.Contains(renderMarkdown(results{cfg: c}), "worker settings changed | `UPLOAD_CONCURRENCY=16 A=b=c`") {
+		t.Error("the report does not say the worker's settings were changed")
+	}
+	for _, bad := range [][]string{{"-runs", "0"}, {"-big-jar", "1TB"}, {"-worker-env", "NOEQUALS"}, {"extra"}, {"-deps", "-1"}} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("parseFlags(%q) accepted", bad)
+		}
+	}
+}
