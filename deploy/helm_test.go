@@ -23,7 +23,7 @@ const (
 	chartPath = "../../deploy/helm/cde-spark-provisioner" // relative to tools/helm, where helm runs
 	// kubeVersion is the cluster version rendered for: the chart needs >= 1.25, and Helm built
 	// from source assumes v1.20 when not told.
-	kubeVersion     = "1.31.0"
+	kubeVersion      = "1.31.0"
 	productionValues = chartPath + "/ci/production-values.yaml"
 )
 
