@@ -8,6 +8,7 @@ import (
 	"maps"
 	"sort"
 	"sync"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -28,6 +29,10 @@ import (
 // means "upload". The worst a lost or stale manifest can cause is an extra upload, never a
 // skipped one.
 const ManifestPath = ".cde-spark-provisioner.json"
+
+// livenessInterval is how often SyncFiles heartbeats while it waits on CDE or S3 (the SDK
+// throttles what reaches the server; the worker caps that throttle, see internal/app).
+const livenessInterval = 2 * time.Second
 
 // DefaultUploadConcurrency bounds the uploads of one provision running at once.
 const DefaultUploadConcurrency = 8
@@ -185,15 +190,36 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		progress.BytesSent += delta
 		activity.RecordHeartbeat(ctx, progress)
 	}
+	// Heartbeat on a ticker too, not only when bytes flow: a server that takes its time to answer
+	// after receiving a large file is not a dead worker, and must not make Temporal start over.
+	tickerDone := make(chan struct{})
+	defer close(tickerDone)
+	go func() {
+		tick := time.NewTicker(livenessInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tickerDone:
+				return
+			case <-uctx.Done():
+				return
+			case <-tick.C:
+				heartbeat(0)
+			}
+		}
+	}()
+	// Files start in the descriptor's order (the application file first); a slot is taken before
+	// a goroutine starts, so the order is deterministic and at most limit run at once.
+start:
 	for _, u := range uploads {
+		select {
+		case sem <- struct{}{}:
+		case <-uctx.Done():
+			break start
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-uctx.Done():
-				return
-			}
 			defer func() { <-sem }()
 			n, err := a.upload(uctx, jobs, UploadInput{Target: in.Target, Resource: u.resource, Object: u.obj}, heartbeat)
 			mu.Lock()

@@ -33,12 +33,13 @@ import (
 // stack is shared by the tests of the package: starting Temporal takes seconds, so it is started
 // once; tests keep apart by using distinct components.
 type stack struct {
-	tc       client.Client
-	sim      *cdesim.Sim
-	s3       *s3local.Server
-	acts     *activities.Activities
-	workerCf app.WorkerConfig
-	logs     *syncBuffer
+	tc           client.Client
+	temporalAddr string
+	sim          *cdesim.Sim
+	s3           *s3local.Server
+	acts         *activities.Activities
+	workerCf     app.WorkerConfig
+	logs         *syncBuffer
 }
 
 var st *stack
@@ -57,7 +58,7 @@ func run(m *testing.M) (int, error) {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	tc, stopTemporal, err := temporalClient(ctx, logger)
+	tc, addr, stopTemporal, err := temporalClient(ctx, logger)
 	if err != nil {
 		return 0, err
 	}
@@ -119,23 +120,26 @@ func run(m *testing.M) (int, error) {
 	}
 	defer w.Stop()
 
-	st = &stack{tc: tc, sim: sim, s3: s3, acts: acts, workerCf: cfg, logs: logs}
+	st = &stack{tc: tc, temporalAddr: addr, sim: sim, s3: s3, acts: acts, workerCf: cfg, logs: logs}
 	return m.Run(), nil
 }
 
 // temporalClient connects to TEMPORAL_ADDRESS when set, else starts the pinned dev server.
-func temporalClient(ctx context.Context, logger *slog.Logger) (client.Client, func(), error) {
+func temporalClient(ctx context.Context, logger *slog.Logger) (client.Client, string, func(), error) {
 	if addr := os.Getenv("TEMPORAL_ADDRESS"); addr != "" {
 		tc, err := app.DialTemporal(ctx, app.TemporalConfig{Address: addr, Namespace: "default"}, logger, 30*time.Second)
-		return tc, func() { tc.Close() }, err
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return tc, addr, func() { tc.Close() }, nil
 	}
 	bin, err := temporalBinary()
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	port, err := freePort()
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:  bin,
@@ -145,14 +149,14 @@ func temporalClient(ctx context.Context, logger *slog.Logger) (client.Client, fu
 		Stderr:        io.Discard,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("start the Temporal dev server %s: %w", bin, err)
+		return nil, "", nil, fmt.Errorf("start the Temporal dev server %s: %w", bin, err)
 	}
 	tc, err := app.DialTemporal(ctx, app.TemporalConfig{Address: srv.FrontendHostPort(), Namespace: "default"}, logger, 30*time.Second)
 	if err != nil {
 		_ = srv.Stop()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	return tc, func() { tc.Close(); _ = srv.Stop() }, nil
+	return tc, srv.FrontendHostPort(), func() { tc.Close(); _ = srv.Stop() }, nil
 }
 
 // freePort returns a free loopback address for the dev server (bound to 127.0.0.1 only).

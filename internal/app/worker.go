@@ -89,6 +89,11 @@ func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities) w
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
 		// Let running uploads finish (or heartbeat their progress) before the process exits.
 		WorkerStopTimeout: 30 * time.Second,
+		// Heartbeats carry the files an upload activity has finished; sending them within seconds
+		// (rather than the SDK's default of up to 80% of the heartbeat timeout) means a crashed
+		// worker's successor re-sends at most the file that was in flight.
+		MaxHeartbeatThrottleInterval:     5 * time.Second,
+		DefaultHeartbeatThrottleInterval: 5 * time.Second,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(acts)
