@@ -3,14 +3,14 @@ GO ?= go
 # The race detector needs cgo; the machines this runs on have gcc.
 export CGO_ENABLED ?= 1
 
-.PHONY: test vet run temporal-cli fmt fuzz bench
+.PHONY: test vet run temporal-cli helm-cli fmt fuzz bench
 
 ## run: the full local stack (Temporal dev server + Web UI, CDE simulator, local S3, worker, API)
 run:
 	$(GO) run ./cmd/dev
 
 ## test: vet and every test with the race detector, end-to-end tests included (what CI runs)
-test: vet temporal-cli
+test: vet temporal-cli helm-cli
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 vet:
@@ -20,6 +20,11 @@ vet:
 temporal-cli:
 	@echo "Building the pinned Temporal CLI (tools/temporal; the first time takes a few minutes)..."
 	@$(GO) -C tools/temporal tool -n temporal > /dev/null
+
+## helm-cli: build the Helm CLI pinned in tools/helm, for the chart checks in deploy/ (cached after the first time)
+helm-cli:
+	@echo "Building the pinned Helm CLI (tools/helm; the first time takes a minute or two)..."
+	@$(GO) -C tools/helm tool -n helm > /dev/null
 
 ## fmt: format the tree
 fmt:
