@@ -194,3 +194,27 @@ func TestSyncStreamsLargeFiles(t *testing.T) {
 	assert.EqualValues(t, size, res.BytesSent)
 	assert.True(t, bytes.Equal(content, f.stored(t, "app.jar")))
 }
+
+func TestEnsureResourceRebuildsAPythonEnvironmentForANewPythonVersion(t *testing.T) {
+	f := newSyncFixture(t)
+	env := activityEnv(t, f.acts)
+	ensure := func(version string) activities.EnsureResult {
+		val, err := env.ExecuteActivity(f.acts.EnsureResource, activities.ResourceInput{Target: f.target, Name: "pyenvres-x",
+			Type: cde.ResourceTypePythonEnv, PythonVersion: version, PyMirror: "https://pypi.example.com/simple"})
+		require.NoError(t, err)
+		var out activities.EnsureResult
+		require.NoError(t, val.Get(&out))
+		return out
+	}
+	assert.Equal(t, activities.EnsureResult{Created: true}, ensure("python2"))
+	assert.Equal(t, activities.EnsureResult{}, ensure("python2"), "same version: kept")
+	assert.Equal(t, activities.EnsureResult{Created: true, Recreated: true}, ensure("python3"))
+	res, err := f.sim.Resource(f.vcID, "pyenvres-x")
+	require.NoError(t, err)
+	assert.Equal(t, "python3", res.PythonVersion)
+
+	// A resource of another type under the name is never deleted.
+	_, err = env.ExecuteActivity(f.acts.EnsureResource, activities.ResourceInput{Target: f.target, Name: syncRes, Type: cde.ResourceTypePythonEnv, PythonVersion: "python3"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exists with type files")
+}
