@@ -137,22 +137,29 @@ func run(parent context.Context, cfg config) (err error) {
 	procs := &children{}
 	var st *stack
 	defer func() {
+		interrupted := parent.Err() != nil
+		var tails strings.Builder
+		if err != nil && !interrupted {
+			// A child that died explains more than the error it caused elsewhere.
+			if exit := procs.firstUnexpectedExit(); exit != nil && !strings.Contains(err.Error(), exit.Error()) {
+				err = fmt.Errorf("%w\n%v", err, exit)
+			}
+			// Read the logs before stopping the children, whose shutdown would bury the cause.
+			for _, name := range []string{"worker", "api", "temporal"} {
+				p := filepath.Join(dir, name+".log")
+				if _, statErr := os.Stat(p); statErr == nil {
+					fmt.Fprintf(&tails, "\n--- last lines of %s.log ---\n%s\n", name, tail(p, 15))
+				}
+			}
+		}
 		// Stop children first: they hold files in dir and connections to the in-process servers.
 		procs.stopAll(stopGrace)
 		if st != nil {
 			st.close()
 		}
-		if err != nil {
-			// A child that died explains more than the error it caused elsewhere.
-			if exit := procs.firstUnexpectedExit(); exit != nil && !strings.Contains(err.Error(), exit.Error()) {
-				err = fmt.Errorf("%w\n%v", err, exit)
-			}
-			for _, name := range []string{"worker", "api", "temporal"} {
-				p := filepath.Join(dir, name+".log")
-				if _, statErr := os.Stat(p); statErr == nil {
-					fmt.Fprintf(os.Stderr, "\n--- last lines of %s.log ---\n%s\n", name, tail(p, 15))
-				}
-			}
+		fmt.Fprint(os.Stderr, tails.String())
+		if interrupted {
+			err = fmt.Errorf("interrupted; every child process was stopped: %w", err)
 		}
 		if cfg.keep {
 			fmt.Println("kept", dir)

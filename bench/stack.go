@@ -98,7 +98,11 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 		TLSClientConfig:   &tls.Config{RootCAs: st.sim.CertPool()},
 		ForceAttemptHTTP2: true,
 	}}
-	if st.s3, err = s3local.Start(ctx, s3local.Options{Addr: "127.0.0.1:0", Buckets: []string{artifactBucket}}); err != nil {
+	if st.s3, err = s3local.Start(ctx, s3local.Options{
+		Addr: "127.0.0.1:0", Buckets: []string{artifactBucket},
+		// In the run's directory, so that its removal takes the 1 GiB object with it.
+		Dir: filepath.Join(dir, "s3"),
+	}); err != nil {
 		return st, fmt.Errorf("start local S3: %w", err)
 	}
 

@@ -47,8 +47,9 @@ func (j jobSpec) JobName() string {
 }
 
 // descriptorTemplate is a COMPONENT_DESCRIPTOR with the one workload component the provisioner
-// decodes, shaped like examples/spark-jar.yaml.
-var descriptorTemplate = template.Must(template.New("descriptor").Parse(`dataProduct:
+// decodes, shaped like examples/spark-jar.yaml. (Parsed per call, a few microseconds, rather
+// than kept in a package variable.)
+const descriptorTemplate = `dataProduct:
   id: urn:dmb:dp:{{.Domain}}:{{.DataProduct}}:0
   name: {{.DataProduct}}
   domain: {{.Domain}}
@@ -82,12 +83,16 @@ var descriptorTemplate = template.Must(template.New("descriptor").Parse(`dataPro
           executorMemory: 1g
           numExecutors: 1
 componentIdToProvision: {{.ComponentID}}
-`))
+`
 
 // descriptorYAML renders the job's descriptor for the demo service and virtual cluster.
 func (j jobSpec) descriptorYAML(service, cluster string) (string, error) {
+	tmpl, err := template.New("descriptor").Parse(descriptorTemplate)
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
-	err := descriptorTemplate.Execute(&b, map[string]any{
+	err = tmpl.Execute(&b, map[string]any{
 		"Domain": benchDomain, "DataProduct": benchDataProduct, "Environment": benchEnvironment,
 		"ComponentID": j.ComponentID(), "JobName": j.JobName(), "Job": j,
 		"Service": service, "Cluster": cluster, "ClassName": benchClassName,
@@ -157,6 +162,9 @@ func contentReader(name string, size int64) io.Reader {
 	return io.LimitReader(rand.NewChaCha8(seed), size)
 }
 
+// provisionTimeout bounds one provision of the benchmark, answer included.
+const provisionTimeout = 5 * time.Minute
+
 // apiClient calls the provisioner's Tech Adapter API.
 type apiClient struct {
 	base string
@@ -175,6 +183,9 @@ type provisionAnswer struct {
 // the 200 itself; should the API answer 202 anyway, the status is polled (every 50 ms) and the
 // time runs until the poll that sees COMPLETED, which is reported as polled.
 func (a apiClient) provision(ctx context.Context, descriptorYAML string) (elapsed time.Duration, polled bool, err error) {
+	// One stuck run must not use up the whole -timeout; the 1 GiB provision takes seconds.
+	ctx, cancel := context.WithTimeoutCause(ctx, provisionTimeout, fmt.Errorf("no answer to the provision within %s", provisionTimeout))
+	defer cancel()
 	body, err := json.Marshal(descriptor.Request{DescriptorKind: descriptor.ComponentDescriptor, Descriptor: descriptorYAML})
 	if err != nil {
 		return 0, false, err
