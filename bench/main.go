@@ -172,7 +172,7 @@ func run(parent context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	res := results{cfg: cfg, started: started.UTC()}
+	res := results{cfg: cfg, started: started.UTC(), loadStart: loadAverage()}
 	if res.machine, err = describeMachine(ctx, moduleDir); err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func run(parent context.Context, cfg config) (err error) {
 	if err := measurePeakMemory(ctx, st, cfg, &res, progress); err != nil {
 		return fmt.Errorf("figure 2 (worker peak memory): %w", err)
 	}
-	res.total = time.Since(started)
+	res.total, res.loadEnd = time.Since(started), loadAverage()
 
 	fmt.Println()
 	fmt.Print(renderTable(res))

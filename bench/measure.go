@@ -19,6 +19,8 @@ type results struct {
 	machine machine
 	started time.Time
 	total   time.Duration
+	// loadStart and loadEnd are the machine's load averages before and after the measurements.
+	loadStart, loadEnd string
 
 	// Figure 1.
 	provisioner, sequential []time.Duration

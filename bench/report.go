@@ -51,6 +51,19 @@ func describeMachine(ctx context.Context, moduleDir string) (machine, error) {
 	return m, nil
 }
 
+// loadAverage is the first three fields of /proc/loadavg, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // procField returns the value of the first "key : value" line of a /proc file, or "".
 func procField(path, key string) string {
 	f, err := os.Open(path)
@@ -169,6 +182,7 @@ func renderMarkdown(r results) string {
 	if len(r.cfg.workerEnv) > 0 {
 		p("| worker settings changed | `%s` (the figures are not those of the defaults) |\n", r.cfg.workerEnv.String())
 	}
+	p("| load average (1, 5, 15 min) at start → end | %s → %s (other work on the machine slows both sides, the provisioner's Temporal round trips most) |\n", orUnknown(r.loadStart), orUnknown(r.loadEnd))
 	p("| whole run | %s |\n\n", r.total.Round(time.Second))
 
 	p("## Results\n\n")
