@@ -31,6 +31,8 @@ type Activities struct {
 	IDBrokerLookup bool
 	// UploadConcurrency bounds the uploads of one provision running at once (0: the default).
 	UploadConcurrency int
+	// Metrics records uploaded bytes, synced files and S3 requests (nil: nothing).
+	Metrics *Metrics
 	// StatConcurrency bounds the S3 checks of one job done at once (0: the store's default).
 	StatConcurrency int
 }

@@ -27,6 +27,7 @@ func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artif
 	}
 	var out ArtifactsCheck
 	for i, r := range results {
+		a.Metrics.s3(ctx, "stat", r.Err, r.Missing())
 		switch {
 		case r.Missing():
 			out.Problems = append(out.Problems, descriptor.ArtifactNotFound(arts[i]))
@@ -48,11 +49,15 @@ func (a *Activities) upload(ctx context.Context, jobs *cde.JobsClient, in Upload
 	loc := in.Object.Artifact.Location
 	path := loc.Basename()
 	body, _, err := a.Store.OpenIfMatch(ctx, loc, in.Object.ETag)
+	a.Metrics.s3(ctx, "get", err, false)
 	if err != nil {
 		return 0, classify("read "+loc.String()+" from S3", err, artifacts.IsTransient)
 	}
 	defer body.Close()
-	counted := &progressReader{r: body, progress: progress}
+	counted := &progressReader{r: body, progress: func(n int64) {
+		a.Metrics.uploaded(ctx, n)
+		progress(n)
+	}}
 	if err := jobs.UploadFile(ctx, in.Resource, path, counted, in.Object.Size); err != nil {
 		if counted.readErr != nil {
 			return 0, classify("read "+loc.String()+" from S3", counted.readErr, artifacts.IsTransient)

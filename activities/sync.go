@@ -247,6 +247,9 @@ start:
 	if err := a.writeManifest(ctx, jobs, in, old); err != nil {
 		return SyncResult{}, err
 	}
+	for _, f := range result.Files {
+		a.Metrics.file(ctx, f.Action)
+	}
 	sort.Slice(result.Files, func(i, j int) bool {
 		if result.Files[i].Resource != result.Files[j].Resource {
 			return result.Files[i].Resource < result.Files[j].Resource

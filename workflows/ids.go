@@ -43,3 +43,25 @@ var (
 func SearchAttributeKeys() []temporal.SearchAttributeKeyKeyword {
 	return []temporal.SearchAttributeKeyKeyword{SAComponentID, SADataProductID, SAEnvironment, SAOperation}
 }
+
+// ComponentIDFromWorkflowID returns the component id inside one of this provisioner's workflow
+// ids ("" for any other id), so that every log line of a run can carry it.
+func ComponentIDFromWorkflowID(id string) string {
+	var rest string
+	switch {
+	case strings.HasPrefix(id, "cde-spark/"):
+		rest = strings.TrimPrefix(id, "cde-spark/")
+	case strings.HasPrefix(id, "cde-spark-validate/"):
+		rest = strings.TrimPrefix(id, "cde-spark-validate/")
+		if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+			rest = rest[:i]
+		}
+	default:
+		return ""
+	}
+	_, comp, ok := strings.Cut(rest, "/") // after the environment
+	if !ok {
+		return ""
+	}
+	return comp
+}

@@ -60,10 +60,8 @@ type run struct {
 }
 
 func newRun(ctx workflow.Context, op Operation, in Input) *run {
-	info := workflow.GetInfo(ctx)
-	logger := log.With(workflow.GetLogger(ctx),
-		"componentID", in.Descriptor.ComponentID, "operation", string(op),
-		"workflowID", info.WorkflowExecution.ID, "runID", info.WorkflowExecution.RunID)
+	// The SDK's logger carries the workflow and run ids, the worker's interceptor the component id.
+	logger := log.With(workflow.GetLogger(ctx), "operation", string(op))
 	return &run{ctx: ctx, op: op, in: in, logger: logger}
 }
 

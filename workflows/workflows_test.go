@@ -295,3 +295,11 @@ func TestProvisionGivesUpOnAPythonEnvironmentThatNeverBuilds(t *testing.T) {
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
 	assert.Contains(t, appErr.Error(), "was still building after 30m0s")
 }
+
+func TestComponentIDFromWorkflowID(t *testing.T) {
+	comp := "urn:dmb:cmp:finance:cashflow:0:spark-wl"
+	assert.Equal(t, comp, workflows.ComponentIDFromWorkflowID(workflows.ComponentWorkflowID("development", comp)))
+	assert.Equal(t, comp, workflows.ComponentIDFromWorkflowID(workflows.ValidateWorkflowID("development", comp, "0123456789abcdef")))
+	assert.Equal(t, "", workflows.ComponentIDFromWorkflowID("billing/42"))
+	assert.Equal(t, "", workflows.ComponentIDFromWorkflowID("cde-spark/no-component"))
+}
