@@ -239,7 +239,7 @@ func TestComposeProvisionerServices(t *testing.T) {
 					}
 					got, ok := env(svc, v)
 					if !ok {
-						t.Errorf("%s is not in the environment", v)
+						t.Errorf("%s (README configuration table) is not in the %s environment of docker-compose.yml: add it there and to .env.example", v, name)
 					}
 					if want, ok := fixed[v]; ok && got != want {
 						t.Errorf("%s = %q, want %q", v, got, want)

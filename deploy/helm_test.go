@@ -460,7 +460,7 @@ func TestHelmTemplate(t *testing.T) {
 				for proc, c := range map[string]container{"api": apiC, "worker": workerC} {
 					for _, v := range vars[proc] {
 						if _, ok := c.env(v); !ok && !optional[v] {
-							t.Errorf("%s lacks %s", proc, v)
+							t.Errorf("%s lacks %s (README configuration table): add a value for it in the chart's values.yaml, the %s Deployment and the chart README", proc, v, proc)
 						}
 					}
 				}
