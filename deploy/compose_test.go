@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -426,4 +427,25 @@ func TestComposeDemoWiring(t *testing.T) {
 		}
 		t.Errorf("%s is named by no example descriptor: the health check would never pass", loc)
 	})
+}
+
+// TestDockerComposeConfig runs `docker-compose config` where it is installed (Debian's
+// docker-compose package; it needs no engine), so the file stays readable by that parser too.
+// Elsewhere compose-go above is the check.
+func TestDockerComposeConfig(t *testing.T) {
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Skip("docker-compose is not installed")
+	}
+	for _, envFile := range []string{".env.example", "deploy/compose/demo.env"} {
+		t.Run(envFile, func(t *testing.T) {
+			cmd := exec.Command(bin, "--env-file", envFile, "--profile", "demo", "config", "--quiet")
+			cmd.Dir = ".."
+			// The env file alone decides the values, as in loadCompose.
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("docker-compose --env-file %s config: %v\n%s", envFile, err, out)
+			}
+		})
+	}
 }
