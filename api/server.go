@@ -37,6 +37,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// SearchAttributes sets the Cde* search attributes on runs (they must be registered).
 	SearchAttributes bool
+	// Auth guards every Tech Adapter route (see Auth); the zero value lets every call through.
+	Auth Auth
 }
 
 // DefaultMaxBodyBytes leaves room for a descriptor of descriptor.MaxDescriptorBytes once JSON
@@ -74,8 +76,10 @@ func (s *Server) Router() http.Handler {
 	r.Use(s.logRequests)
 	r.Use(s.recoverPanics)
 
+	// Routes outside the group (/health, /metrics) stay open for probes and scrapers.
 	r.Get("/health", s.health)
 	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
 		r.Use(s.limitBody)
 		r.Post("/v1/validate", s.validateSync)
 		r.Post("/v2/validate", s.validateAsync)

@@ -27,11 +27,27 @@ type APIConfig struct {
 	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES, default=6356992"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
+
+	// Access control of the Tech Adapter routes (README, "Access control"); all off by default.
+	// /health stays open whatever is set.
+
+	// AuthTokenFile requires "Authorization: Bearer <token>" with the token of this file (a
+	// mounted Secret), re-read when it changes.
+	AuthTokenFile string `env:"AUTH_TOKEN_FILE"`
+	// AuthTokenGracePeriod is how long the previous token stays valid after a rotation.
+	AuthTokenGracePeriod time.Duration `env:"AUTH_TOKEN_GRACE_PERIOD, default=5m"`
+	// TLSCertFile and TLSKeyFile make the API serve HTTPS (reloaded when they change).
+	TLSCertFile string `env:"TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"TLS_KEY_FILE"`
+	// TLSClientCAFile requires, on the Tech Adapter routes, a client certificate issued by
+	// this CA (mutual TLS).
+	TLSClientCAFile string `env:"TLS_CLIENT_CA_FILE"`
 }
 
 // NewAPIServer returns the HTTP server of the API with timeouts consistent with the synchronous
 // wait: a request may legitimately take SyncTimeout before its 202, so writes get that plus a
-// margin, while headers and bodies must arrive quickly.
+// margin, while headers and bodies must arrive quickly. The router applies cfg's access
+// control; serving TLS (and checking the access settings together) is RunAPI's.
 func NewAPIServer(cfg APIConfig, tc client.Client, logger *slog.Logger) (*http.Server, *api.Server) {
 	srv := api.New(api.Config{
 		TaskQueue:        cfg.Temporal.TaskQueue,
@@ -39,6 +55,7 @@ func NewAPIServer(cfg APIConfig, tc client.Client, logger *slog.Logger) (*http.S
 		DedupeWindow:     cfg.DedupeWindow,
 		MaxBodyBytes:     cfg.MaxRequestBytes,
 		SearchAttributes: cfg.Temporal.SearchAttributes,
+		Auth:             apiAuth(cfg, logger),
 	}, tc, logger)
 	return &http.Server{
 		Addr:              cfg.HTTPAddr,
@@ -52,17 +69,35 @@ func NewAPIServer(cfg APIConfig, tc client.Client, logger *slog.Logger) (*http.S
 }
 
 // RunAPI serves the API on ln until ctx ends, then shuts down gracefully: requests still
-// waiting for a run answer 202 with their token at once, and in-flight requests finish.
+// waiting for a run answer 202 with their token at once, and in-flight requests finish. With
+// TLS_CERT_FILE it serves HTTPS (mutual TLS with TLS_CLIENT_CA_FILE).
 func RunAPI(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Listener, logger *slog.Logger) error {
+	if err := checkAccessConfig(cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	tlsConfig, err := newAPITLSConfig(cfg, logger)
+	if err != nil {
+		return err
+	}
 	if cfg.Temporal.SearchAttributes {
 		if err := RegisterSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
 			return err
 		}
 	}
+	if cfg.AuthTokenFile != "" && tlsConfig == nil {
+		logger.Warn("AUTH_TOKEN_FILE is set but the API serves plain HTTP: the token crosses the network in clear text unless TLS is terminated in front of the API (a service mesh); set TLS_CERT_FILE and TLS_KEY_FILE")
+	}
 	httpSrv, apiSrv := NewAPIServer(cfg, tc, logger)
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
-	logger.Info("API listening", "address", ln.Addr().String(), "syncTimeout", cfg.SyncTimeout.String())
+	if tlsConfig != nil {
+		httpSrv.TLSConfig = tlsConfig
+		// The certificate comes from tlsConfig (GetConfigForClient), hence no file names here.
+		go func() { errc <- httpSrv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- httpSrv.Serve(ln) }()
+	}
+	logger.Info("API listening", "address", ln.Addr().String(), "syncTimeout", cfg.SyncTimeout.String(),
+		"https", tlsConfig != nil, "bearerToken", cfg.AuthTokenFile != "", "mutualTLS", cfg.TLSClientCAFile != "")
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve API: %w", err)
