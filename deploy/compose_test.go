@@ -42,6 +42,12 @@ func loadCompose(t *testing.T, envFile string) *types.Project {
 // readmeVars are the environment variables of the README's configuration table, by process
 // ("api", "worker"; "both" counts for each).
 func readmeVars(t *testing.T) map[string][]string {
+	vars, _ := readmeTable(t)
+	return vars
+}
+
+// readmeTable is readmeVars and the default column of each variable.
+func readmeTable(t *testing.T) (vars map[string][]string, defaults map[string]string) {
 	t.Helper()
 	text, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -52,8 +58,8 @@ func readmeVars(t *testing.T) map[string][]string {
 		t.Fatal("README has no Configuration section")
 	}
 	table, _, _ = strings.Cut(table, "\n## ")
-	vars := map[string][]string{}
-	row := regexp.MustCompile("^\\| (`[A-Z0-9_]+`(?:, `[A-Z0-9_]+`)*) \\| (api|worker|both) \\|")
+	vars, defaults = map[string][]string{}, map[string]string{}
+	row := regexp.MustCompile("^\\| (`[A-Z0-9_]+`(?:, `[A-Z0-9_]+`)*) \\| (api|worker|both) \\| ([^|]*) \\|")
 	for line := range strings.Lines(table) {
 		m := row.FindStringSubmatch(line)
 		if m == nil {
@@ -61,6 +67,7 @@ func readmeVars(t *testing.T) map[string][]string {
 		}
 		for name := range strings.SplitSeq(m[1], ", ") {
 			name = strings.Trim(name, "`")
+			defaults[name] = strings.TrimSpace(m[3])
 			for _, proc := range []string{"api", "worker"} {
 				if m[2] == proc || m[2] == "both" {
 					vars[proc] = append(vars[proc], name)
@@ -71,7 +78,7 @@ func readmeVars(t *testing.T) map[string][]string {
 	if len(vars["api"]) < 5 || len(vars["worker"]) < 10 {
 		t.Fatalf("README configuration table: read %v, too few rows (did its format change?)", vars)
 	}
-	return vars
+	return vars, defaults
 }
 
 func env(svc types.ServiceConfig, name string) (string, bool) {
@@ -263,6 +270,25 @@ func TestComposeProvisionerServices(t *testing.T) {
 		})
 	}
 
+	t.Run("access control is off by default, its files mounted read-only from a git-ignored directory", func(t *testing.T) {
+		api := service(t, p, "api")
+		for _, v := range []string{"AUTH_TOKEN_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"} {
+			if got, _ := env(api, v); got != "" {
+				t.Errorf("%s = %q with .env.example, want empty (off)", v, got)
+			}
+		}
+		mounted := false
+		for _, v := range api.Volumes {
+			mounted = mounted || (v.Target == "/etc/cde-spark-provisioner/api" && v.ReadOnly &&
+				v.Source == filepath.Join(p.WorkingDir, "deploy", "compose", "api-secrets"))
+		}
+		if !mounted {
+			t.Errorf("api volumes %+v: want deploy/compose/api-secrets read-only at /etc/cde-spark-provisioner/api", api.Volumes)
+		}
+		if hc := api.HealthCheck; hc == nil || !slices.Contains(hc.Test, "-insecure") {
+			t.Error("the api health check must accept the API's own certificate once TLS is on (-insecure)")
+		}
+	})
 	t.Run("the api is published on the loopback by default", func(t *testing.T) {
 		ports := service(t, p, "api").Ports
 		if len(ports) != 1 || ports[0].Target != 8093 || ports[0].Published != "8093" || ports[0].HostIP != "127.0.0.1" {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"debug/elf"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,23 @@ type dockerfile struct {
 }
 
 const modulePath = "github.com/witboost-community/cde-spark-provisioner"
+
+// trackFiles reads every file under root. `go test` caches a passing result until a file the
+// test itself opened changes; helm and go build read theirs in child processes, which the cache
+// does not see, so without this an edited chart or command would still get the cached "ok".
+func trackFiles(t *testing.T, root string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		_, err = os.ReadFile(path)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read %s: %v", root, err)
+	}
+}
 
 // targets are the images the Dockerfile must produce, named like the commands they run.
 var targets = []string{"api", "worker", "cdesim", "s3local"}
@@ -331,6 +349,10 @@ func TestDockerfileBuildsStaticStampedBinaries(t *testing.T) {
 func TestDockerfileBuildCommandStampsTheVersion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every binary")
+	}
+	// The build reads the sources in a child process; see trackFiles.
+	for _, dir := range []string{"../cmd", "../internal/version"} {
+		trackFiles(t, dir)
 	}
 	df := parseDockerfile(t, "../Dockerfile")
 	stamp := map[string]string{

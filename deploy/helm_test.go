@@ -30,6 +30,7 @@ const (
 // helm runs the pinned Helm CLI with args and returns its standard output.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	trackFiles(t, "helm")
 	cmd := exec.Command("go", append([]string{"-C", "../tools/helm", "tool", "helm"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -74,6 +75,9 @@ type (
 			ConfigMap *struct {
 				Name string `yaml:"name"`
 			} `yaml:"configMap"`
+			Secret *struct {
+				SecretName string `yaml:"secretName"`
+			} `yaml:"secret"`
 		} `yaml:"volumes"`
 	}
 	podSecurity struct {
@@ -104,6 +108,7 @@ type (
 		VolumeMounts []struct {
 			Name      string `yaml:"name"`
 			MountPath string `yaml:"mountPath"`
+			SubPath   string `yaml:"subPath"`
 		} `yaml:"volumeMounts"`
 	}
 	envVar struct {
@@ -119,8 +124,9 @@ type (
 	}
 	probe struct {
 		HTTPGet *struct {
-			Path string `yaml:"path"`
-			Port string `yaml:"port"`
+			Path   string `yaml:"path"`
+			Port   string `yaml:"port"`
+			Scheme string `yaml:"scheme"`
 		} `yaml:"httpGet"`
 		TCPSocket *struct {
 			Port string `yaml:"port"`
@@ -242,6 +248,35 @@ func (c container) port(name string) int {
 	return 0
 }
 
+// fileSource says where the file at path comes from in pod: "secret <name>" or "configMap
+// <name>" of the volume mounted above it, "" when no volume holds it. A subPath mount does not
+// count: it never sees a rotated Secret.
+func fileSource(pod podSpec, c container, path string) string {
+	for _, m := range c.VolumeMounts {
+		if m.SubPath != "" || !strings.HasPrefix(path, m.MountPath+"/") {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			switch {
+			case v.Name != m.Name:
+			case v.Secret != nil:
+				return "secret " + v.Secret.SecretName
+			case v.ConfigMap != nil:
+				return "configMap " + v.ConfigMap.Name
+			}
+		}
+	}
+	return ""
+}
+
+// deref is *s, "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 // String shows a probe in failure messages.
 func (p *probe) String() string {
 	switch {
@@ -287,7 +322,7 @@ func TestHelmLint(t *testing.T) {
 }
 
 func TestHelmTemplate(t *testing.T) {
-	vars := readmeVars(t)
+	vars, defaults := readmeTable(t)
 	tests := []struct {
 		name string
 		args []string
@@ -298,6 +333,10 @@ func TestHelmTemplate(t *testing.T) {
 		wantAWSSecret  string
 		wantCA         bool
 		secrets        [2]string // CDP key and CDE workload user Secrets
+		// the api's access control: token Secret, TLS Secret, client CA ConfigMap ("": off)
+		wantAuth [3]string
+		wantOTLP string
+		full     bool // the values set every README variable
 	}{
 		{
 			name:           "default values: both deployments, CPU-based worker HPA, PDBs",
@@ -314,6 +353,9 @@ func TestHelmTemplate(t *testing.T) {
 			wantAWSSecret:  "witboost-artifacts-s3",
 			wantCA:         true,
 			secrets:        [2]string{"witboost-cdp-api-key", "witboost-cde-workload-user"},
+			wantAuth:       [3]string{"witboost-coordinator-token", "cde-spark-provisioner-api-tls", "witboost-coordinator-ca"},
+			wantOTLP:       "http://otel-collector.observability.svc:4318",
+			full:           true,
 		},
 		{
 			name:           "KEDA mode: a ScaledObject on the task-queue backlog and no HPA of the chart's",
@@ -453,13 +495,14 @@ func TestHelmTemplate(t *testing.T) {
 				}
 			})
 			t.Run("the processes get the README's variables", func(t *testing.T) {
-				// Set only when their value is: the extra CA, and the AWS settings the SDK
-				// otherwise finds itself.
-				optional := map[string]bool{"SSL_CERT_FILE": !tt.wantCA, "AWS_REGION": tt.wantAWSSecret == "", "AWS_ENDPOINT_URL_S3": tt.wantAWSSecret == "",
-					"AWS_ACCESS_KEY_ID": tt.wantAWSSecret == "", "AWS_SECRET_ACCESS_KEY": tt.wantAWSSecret == "", "AWS_SESSION_TOKEN": tt.wantAWSSecret == ""}
+				// A variable whose README default is "off" (or left to the system or the AWS SDK)
+				// is set only when its value is; the production values set every one.
+				unsetByDefault := func(v string) bool {
+					return !tt.full && slices.Contains([]string{"off", "system", "AWS SDK defaults"}, defaults[v])
+				}
 				for proc, c := range map[string]container{"api": apiC, "worker": workerC} {
 					for _, v := range vars[proc] {
-						if _, ok := c.env(v); !ok && !optional[v] {
+						if _, ok := c.env(v); !ok && !unsetByDefault(v) {
 							t.Errorf("%s lacks %s (README configuration table): add a value for it in the chart's values.yaml, the %s Deployment and the chart README", proc, v, proc)
 						}
 					}
@@ -488,6 +531,40 @@ func TestHelmTemplate(t *testing.T) {
 					}
 					if !mounted {
 						t.Errorf("%s SSL_CERT_FILE %s is on no volume mount %+v", name, *e.Value, c.VolumeMounts)
+					}
+				}
+			})
+			t.Run("access control files come from the Secrets and ConfigMap named in values, and the probes follow TLS", func(t *testing.T) {
+				pod := api.Template.Spec
+				for _, v := range []struct{ env, kind, name string }{
+					{"AUTH_TOKEN_FILE", "secret", tt.wantAuth[0]},
+					{"TLS_CERT_FILE", "secret", tt.wantAuth[1]},
+					{"TLS_KEY_FILE", "secret", tt.wantAuth[1]},
+					{"TLS_CLIENT_CA_FILE", "configMap", tt.wantAuth[2]},
+				} {
+					e, ok := apiC.env(v.env)
+					if ok != (v.name != "") {
+						t.Errorf("api %s set %t, want %t (access control is off unless its values name a source)", v.env, ok, v.name != "")
+						continue
+					}
+					if want := v.kind + " " + v.name; ok && (e.Value == nil || fileSource(pod, apiC, *e.Value) != want) {
+						t.Errorf("api %s comes from %q, want %q (%+v)", v.env, fileSource(pod, apiC, deref(e.Value)), want, apiC.VolumeMounts)
+					}
+				}
+				wantScheme := map[bool]string{true: "HTTPS", false: ""}[tt.wantAuth[1] != ""]
+				if rp := apiC.ReadinessProbe; rp == nil || rp.HTTPGet == nil || rp.HTTPGet.Scheme != wantScheme {
+					t.Errorf("api readiness probe scheme: %s, want %q", rp, wantScheme)
+				}
+				if _, ok := apiC.env("AUTH_TOKEN_GRACE_PERIOD"); !ok {
+					t.Error("AUTH_TOKEN_GRACE_PERIOD is not set")
+				}
+				for name, c := range map[string]container{"api": apiC, "worker": workerC} {
+					e, ok := c.env("OTEL_EXPORTER_OTLP_ENDPOINT")
+					if got := ""; ok != (tt.wantOTLP != "") || (ok && *e.Value != tt.wantOTLP) {
+						if ok {
+							got = *e.Value
+						}
+						t.Errorf("%s OTEL_EXPORTER_OTLP_ENDPOINT = %q (set %t), want %q", name, got, ok, tt.wantOTLP)
 					}
 				}
 			})

@@ -20,6 +20,8 @@ func TestRun(t *testing.T) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
 	defer up.Close()
+	upTLS := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer upTLS.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +51,8 @@ func TestRun(t *testing.T) {
 	}{
 		{"a 2xx HTTP answer passes", []string{up.URL + "/health"}, ""},
 		{"a 503 HTTP answer fails with its status", []string{up.URL + "/readyz"}, "503"},
+		{"an HTTPS server with an untrusted certificate fails by default", []string{upTLS.URL + "/health"}, "certificate"},
+		{"-insecure accepts it, as the kubelet's HTTPS probes do", []string{"-insecure", upTLS.URL + "/health"}, ""},
 		{"a listening TCP port passes", []string{"tcp://" + ln.Addr().String()}, ""},
 		{"a closed TCP port fails", []string{"tcp://" + closedAddr}, "refused"},
 		{"a non-empty file passes", []string{"file://" + full}, ""},

@@ -72,6 +72,10 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.temporal.searchAttributes | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+{{- with .Values.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 {{- if .Values.extraCA.configMap }}
 - name: SSL_CERT_FILE
   value: /etc/cde-spark-provisioner/ca/{{ .Values.extraCA.key }}
@@ -94,6 +98,55 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.extraCA.configMap }}
 - name: extra-ca
   mountPath: /etc/cde-spark-provisioner/ca
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The api's volumes: the extra CA, and the access-control files (whole Secret and ConfigMap
+mounts, never subPath, so that rotations reach the running pod). */}}
+{{- define "csp.apiVolumes" -}}
+{{- include "csp.caVolume" . }}
+{{- with .Values.api.auth.tokenSecret }}
+- name: auth-token
+  secret:
+    secretName: {{ . }}
+    items:
+      - key: {{ $.Values.api.auth.tokenKey }}
+        path: {{ $.Values.api.auth.tokenKey }}
+{{- end }}
+{{- with .Values.api.tls.existingSecret }}
+- name: tls
+  secret:
+    secretName: {{ . }}
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end }}
+{{- with .Values.api.tls.clientCAConfigMap }}
+- name: client-ca
+  configMap:
+    name: {{ . }}
+    items:
+      - key: {{ $.Values.api.tls.clientCAKey }}
+        path: {{ $.Values.api.tls.clientCAKey }}
+{{- end }}
+{{- end }}
+
+{{- define "csp.apiMounts" -}}
+{{- include "csp.caMount" . }}
+{{- if .Values.api.auth.tokenSecret }}
+- name: auth-token
+  mountPath: /etc/cde-spark-provisioner/auth
+  readOnly: true
+{{- end }}
+{{- if .Values.api.tls.existingSecret }}
+- name: tls
+  mountPath: /etc/cde-spark-provisioner/tls
+  readOnly: true
+{{- end }}
+{{- if .Values.api.tls.clientCAConfigMap }}
+- name: client-ca
+  mountPath: /etc/cde-spark-provisioner/client-ca
   readOnly: true
 {{- end }}
 {{- end }}
