@@ -94,7 +94,8 @@ func TestMergeEnvDropsConfigurationAndAddsOurs(t *testing.T) {
 	base := []string{
 		"PATH=/usr/bin", "HOME=/root", "AWS_PROFILE=dev", "AWS_REGION=eu-west-1", "CDP_PRIVATE_KEY=x",
 		"TEMPORAL_ADDRESS=prod:7233", "GOGC=off", "GOMEMLIMIT=1GiB", "SYNC_TIMEOUT=1s", "HEALTH_ADDR=:9090",
-		"UPLOAD_CONCURRENCY=1", "GOFLAGS=-mod=mod", "SSL_CERT_FILE=/etc/x.pem",
+		"UPLOAD_CONCURRENCY=1", "GOFLAGS=-mod=mod", "SSL_CERT_FILE=/etc/x.pem", "AUTH_TOKEN_FILE=/t", "TLS_CERT_FILE=/c",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://x",
 	}
 	got := mergeEnv(base, []string{"AWS_REGION=us-east-1", "LOG_LEVEL=info"})
 	want := []string{"PATH=/usr/bin", "HOME=/root", "GOFLAGS=-mod=mod", "AWS_REGION=us-east-1", "LOG_LEVEL=info"}

@@ -269,7 +269,7 @@ func childEnv(set []string) []string {
 // README) and the Go runtime's memory knobs, then appends set: the children run with exactly
 // what the benchmark sets, so that a developer's AWS_PROFILE or GOGC cannot change the figures.
 func mergeEnv(base, set []string) []string {
-	configPrefixes := []string{"AWS_", "CDP_", "CDE_", "TEMPORAL_", "S3_", "WORKER_", "UPLOAD_"}
+	configPrefixes := []string{"AWS_", "CDP_", "CDE_", "TEMPORAL_", "S3_", "WORKER_", "UPLOAD_", "AUTH_", "TLS_", "OTEL_"}
 	configNames := map[string]bool{
 		"HTTP_ADDR": true, "SYNC_TIMEOUT": true, "REQUEST_DEDUPE_WINDOW": true, "MAX_REQUEST_BYTES": true,
 		"SHUTDOWN_TIMEOUT": true, "LOG_LEVEL": true, "HEALTH_ADDR": true, "SSL_CERT_FILE": true, "SSL_CERT_DIR": true,
