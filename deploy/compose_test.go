@@ -475,3 +475,28 @@ func TestDockerComposeConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestComposeShellScriptsParse checks the syntax of the one-shot jobs' scripts (sh -n), as
+// the admin-tools image's /bin/sh would read them after compose's interpolation ($$ → $).
+func TestComposeShellScriptsParse(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	p := loadCompose(t, "../.env.example")
+	for _, name := range []string{"temporal-schema", "temporal-namespace"} {
+		t.Run(name, func(t *testing.T) {
+			svc := service(t, p, name)
+			if !slices.Equal(svc.Entrypoint, []string{"/bin/sh", "-c"}) || len(svc.Command) != 1 {
+				t.Fatalf("entrypoint %q command %q: want /bin/sh -c and one script", svc.Entrypoint, svc.Command)
+			}
+			script := svc.Command[0]
+			if strings.Contains(script, "$$") {
+				t.Errorf("script still holds $$ after interpolation:\n%s", script)
+			}
+			if out, err := exec.Command(sh, "-n", "-c", script).CombinedOutput(); err != nil {
+				t.Errorf("sh -n: %v\n%s\n%s", err, out, script)
+			}
+		})
+	}
+}
