@@ -1,7 +1,7 @@
 // Command worker runs the Temporal worker of the CDE Spark provisioner: the workflows and the
 // activities that talk to CDP, CDE and S3. Deploy and scale it separately from the API.
 // Configuration (credentials included) is read from the environment (see the README).
-// It serves /healthz and /readyz on HEALTH_ADDR for Kubernetes probes (package health).
+// It serves /healthz and /readyz (package health) and the Prometheus /metrics on HEALTH_ADDR.
 package main
 
 import (
@@ -18,10 +18,12 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
 	"github.com/witboost-community/cde-spark-provisioner/internal/health"
+	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/internal/version"
 )
 
@@ -52,6 +54,15 @@ func run() error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := app.NewLogger(cfg.Log, os.Stderr)
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "cde-spark-provisioner-worker", Version: version.Version, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(shutdownCtx)
+	}()
 
 	// The probes are served before Temporal is dialled (that waits up to a minute when the
 	// server starts alongside): the pod is alive and not ready meanwhile, not restarted.
@@ -60,20 +71,23 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("health listener: %w", err)
 	}
-	srv := &http.Server{Handler: probes, ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", tel.MetricsHandler())
+	mux.Handle("/", probes)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("health server stopped", "error", err)
 		}
 	}()
 	defer srv.Close()
-	logger.Info("serving probes", "addr", ln.Addr().String(), "paths", "/healthz /readyz")
+	logger.Info("serving probes and metrics", "addr", ln.Addr().String(), "paths", "/healthz /readyz /metrics")
 
-	acts, err := app.NewActivities(ctx, cfg.Worker, nil)
+	acts, err := app.NewActivitiesWith(ctx, cfg.Worker, nil, tel)
 	if err != nil {
 		return err
 	}
-	tc, err := app.DialTemporal(ctx, cfg.Worker.Temporal, logger, time.Minute)
+	tc, err := app.DialTemporalWith(ctx, cfg.Worker.Temporal, logger, time.Minute, tel)
 	if err != nil {
 		return err
 	}
@@ -88,7 +102,9 @@ func runWorker(ctx context.Context, cfg app.WorkerConfig, c client.Client, acts 
 			return err
 		}
 	}
-	w := app.NewWorker(c, cfg, acts)
+	// A worker that stops for good (e.g. its namespace is gone) fails the liveness probe, so
+	// Kubernetes restarts the pod instead of leaving it idle.
+	w := app.NewWorker(c, cfg, acts, func(o *worker.Options) { o.OnFatalError = probes.Failed })
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

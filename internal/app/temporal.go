@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/workflows"
 )
 
@@ -32,13 +33,26 @@ type TemporalConfig struct {
 // DialTemporal connects to Temporal, retrying for up to wait while the frontend is not up yet
 // (the API and the worker often start together with the server).
 func DialTemporal(ctx context.Context, cfg TemporalConfig, logger *slog.Logger, wait time.Duration) (client.Client, error) {
+	return DialTemporalWith(ctx, cfg, logger, wait, nil)
+}
+
+// DialTemporalWith is DialTemporal with the SDK's metrics and the tracing interceptor of tel
+// (nil: neither).
+func DialTemporalWith(ctx context.Context, cfg TemporalConfig, logger *slog.Logger, wait time.Duration, tel *telemetry.Telemetry) (client.Client, error) {
+	opts := client.Options{
+		HostPort:  cfg.Address,
+		Namespace: cfg.Namespace,
+		// One logger for the process: the SDK's lines are JSON lines of the same slog handler.
+		Logger: tlog.NewStructuredLogger(logger),
+	}
+	if tel != nil {
+		if err := tel.TemporalClientOptions(&opts); err != nil {
+			return nil, err
+		}
+	}
 	deadline := time.Now().Add(wait)
 	for {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  cfg.Address,
-			Namespace: cfg.Namespace,
-			Logger:    tlog.NewStructuredLogger(logger),
-		})
+		c, err := client.DialContext(ctx, opts)
 		if err == nil {
 			return c, nil
 		}

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde"
+	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/workflows"
 )
 
@@ -51,8 +53,24 @@ func (c WorkerConfig) String() string {
 // CDP and CDE (nil: the default one, which trusts the system roots and SSL_CERT_FILE); s3Opts
 // are for tests and the local stack.
 func NewActivities(ctx context.Context, cfg WorkerConfig, transport http.RoundTripper, s3Opts ...artifacts.Option) (*activities.Activities, error) {
+	return NewActivitiesWith(ctx, cfg, transport, nil, s3Opts...)
+}
+
+// NewActivitiesWith is NewActivities with the metrics and traces of tel (nil: none): every
+// CDP/CDE request is counted and traced, and the activities count S3 requests and bytes.
+func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.RoundTripper, tel *telemetry.Telemetry, s3Opts ...artifacts.Option) (*activities.Activities, error) {
 	if transport == nil {
 		transport = http.DefaultTransport
+	}
+	var metrics *activities.Metrics
+	if tel != nil {
+		var err error
+		if transport, err = tel.Transport(transport); err != nil {
+			return nil, err
+		}
+		if metrics, err = activities.NewMetrics(tel.Meter("cde-spark-provisioner/activities")); err != nil {
+			return nil, err
+		}
 	}
 	short := &http.Client{Transport: transport, Timeout: cfg.HTTPTimeout}
 	cdp, err := cde.NewCDPClient(cde.CDPConfig{
@@ -80,12 +98,15 @@ func NewActivities(ctx context.Context, cfg WorkerConfig, transport http.RoundTr
 		IDBrokerLookup:    cfg.IDBrokerLookup,
 		StatConcurrency:   cfg.StatConcurrency,
 		UploadConcurrency: cfg.UploadConcurrency,
+		Metrics:           metrics,
 	}, nil
 }
 
-// NewWorker registers the workflows and activities on the task queue.
-func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities) worker.Worker {
-	w := worker.New(c, cfg.Temporal.TaskQueue, worker.Options{
+// NewWorker registers the workflows and activities on the task queue. tune adjusts the worker's
+// options (cmd/worker reports fatal errors to its liveness probe through it).
+func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities, tune ...func(*worker.Options)) worker.Worker {
+	opts := worker.Options{
+		Interceptors:                       []interceptor.WorkerInterceptor{&componentLogging{}},
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
 		// Let running uploads finish (or heartbeat their progress) before the process exits.
 		WorkerStopTimeout: 30 * time.Second,
@@ -94,7 +115,11 @@ func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities) w
 		// worker's successor re-sends at most the file that was in flight.
 		MaxHeartbeatThrottleInterval:     5 * time.Second,
 		DefaultHeartbeatThrottleInterval: 5 * time.Second,
-	})
+	}
+	for _, t := range tune {
+		t(&opts)
+	}
+	w := worker.New(c, cfg.Temporal.TaskQueue, opts)
 	workflows.Register(w)
 	w.RegisterActivity(acts)
 	return w
