@@ -226,7 +226,7 @@ func renderMarkdown(r results) string {
 		r.redeployBytes, r.redeployCalls, formatSeconds(r.redeployTime))
 
 	p("## Setup\n\n")
-	p("Everything on 127.0.0.1: the pinned Temporal dev server (`tools/temporal`, SQLite file in a temporary directory), the real `cmd/worker` and `cmd/api` built with `go build` and started as child processes configured only through the environment (the worker trusts the simulator's CA through `SSL_CERT_FILE`), and, in the harness process, the CDE simulator (`cde/cdesim`, demo seed) and the local S3 (`s3local`). The sequential client runs in the harness process too. On a machine with few CPUs all of these share them, so the figures are those of one loaded machine, not of a deployment.\n\n")
+	p("Everything on 127.0.0.1: the pinned Temporal dev server (`tools/temporal`, SQLite file in a temporary directory), the real `cmd/worker` and `cmd/api` built with `go build` and started as child processes configured only through the environment (the worker trusts the simulator's CA through `SSL_CERT_FILE`), and, in the harness process, the CDE simulator (`cde/cdesim`, demo seed; `DigestOnlyUploads` with `KeepUploadsUpTo` 1 MiB, so that it keeps only the digest of big artifacts but the whole of small files such as the provisioner's upload manifest, which the worker reads back) and the local S3 (`s3local`). The sequential client runs in the harness process too. On a machine with few CPUs all of these share them, so the figures are those of one loaded machine, not of a deployment.\n\n")
 	return b.String()
 }
 
