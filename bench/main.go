@@ -173,6 +173,9 @@ func run(parent context.Context, cfg config) (err error) {
 		return err
 	}
 	res := results{cfg: cfg, started: started.UTC(), loadStart: loadAverage()}
+	if m, err := readProcMemory(st.worker.pid()); err == nil {
+		res.readyRSS = m.RSS
+	}
 	if res.machine, err = describeMachine(ctx, moduleDir); err != nil {
 		return err
 	}

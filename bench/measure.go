@@ -38,6 +38,7 @@ type results struct {
 	// Figure 2.
 	bigJarTime       time.Duration
 	bigJarUploaded   int64 // bytes the simulator received for the 1 GiB job
+	readyRSS         int64 // worker VmRSS once it polled, before any provision
 	baselineRSS      int64 // worker VmRSS just before the provision
 	peakHWM          int64 // worker VmHWM after the provision (reset just before it)
 	hwmReset         bool  // clear_refs reset the peak; else VmHWM covers the worker's life

@@ -216,7 +216,7 @@ func renderMarkdown(r results) string {
 	} else {
 		p("- VmHWM of the worker process read after the COMPLETED answer. Resetting it before the provision failed (%s), so it is the peak of the worker's whole life, figures 1 and 3 included: an upper bound.\n", r.hwmResetErr)
 	}
-	p("- Worker VmRSS just before: %s. Largest VmRSS in %d samples taken every 20 ms during the provision: %s.\n", formatBytes(r.baselineRSS), r.rssSamples, formatBytes(r.sampledMaxRSS))
+	p("- Worker VmRSS once started, before any provision: %s; just before this one: %s. Largest VmRSS in %d samples taken every 20 ms during the provision: %s.\n", formatBytes(r.readyRSS), formatBytes(r.baselineRSS), r.rssSamples, formatBytes(r.sampledMaxRSS))
 	p("- Provision wall time of that job (no added latency): %s.\n\n", formatSeconds(r.bigJarTime))
 
 	p("### 3. Unchanged redeploy\n\n")
