@@ -168,16 +168,18 @@ func run(parent context.Context, cfg config) (err error) {
 		}
 	}()
 
+	// Described right before the build, so that the revision (and -dirty) is of the tree built.
+	mach, err := describeMachine(ctx, moduleDir)
+	if err != nil {
+		return err
+	}
+	res := results{cfg: cfg, started: started.UTC(), loadStart: loadAverage(), machine: mach}
 	st, err = startStack(ctx, cancel, moduleDir, dir, cfg.workerEnv, procs, progress)
 	if err != nil {
 		return err
 	}
-	res := results{cfg: cfg, started: started.UTC(), loadStart: loadAverage()}
 	if m, err := readProcMemory(st.worker.pid()); err == nil {
 		res.readyRSS = m.RSS
-	}
-	if res.machine, err = describeMachine(ctx, moduleDir); err != nil {
-		return err
 	}
 	if err := measureWallTime(ctx, st, cfg, &res, progress); err != nil {
 		return fmt.Errorf("figure 1 (provision wall time): %w", err)
