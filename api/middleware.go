@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // limitBody bounds request bodies; decodeRequest turns the overflow into a 413.
@@ -52,7 +53,16 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if ww.Status() >= 500 {
 			level = slog.LevelError
 		}
+		elapsed := time.Since(start)
+		// The tracing handler named the span before routing; the route pattern is the useful name.
+		trace.SpanFromContext(r.Context()).SetName(r.Method + " " + route)
+		if s.cfg.Observe != nil {
+			s.cfg.Observe(r.Context(), route, r.Method, ww.Status(), elapsed)
+		}
+		if route == "/metrics" || route == "/health" {
+			return // probes and scrapes would drown the log
+		}
 		s.log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", ww.Status(),
-			"duration", time.Since(start).String(), "requestID", middleware.GetReqID(r.Context()))
+			"duration", elapsed.String(), "requestID", middleware.GetReqID(r.Context()))
 	})
 }

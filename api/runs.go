@@ -8,11 +8,11 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/workflows"

@@ -39,6 +39,11 @@ type Config struct {
 	SearchAttributes bool
 	// Auth guards every Tech Adapter route (see Auth); the zero value lets every call through.
 	Auth Auth
+	// Observe, when set, is told of every request (route pattern, method, status, duration):
+	// the process's request metrics.
+	Observe func(ctx context.Context, route, method string, status int, d time.Duration)
+	// Metrics, when set, is served on GET /metrics, open like /health.
+	Metrics http.Handler
 }
 
 // DefaultMaxBodyBytes leaves room for a descriptor of descriptor.MaxDescriptorBytes once JSON
@@ -78,6 +83,9 @@ func (s *Server) Router() http.Handler {
 
 	// Routes outside the group (/health, /metrics) stay open for probes and scrapers.
 	r.Get("/health", s.health)
+	if s.cfg.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", s.cfg.Metrics)
+	}
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Use(s.limitBody)

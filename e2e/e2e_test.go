@@ -41,7 +41,9 @@ func newAPI(t *testing.T, change func(*app.APIConfig)) *httptest.Server {
 	if change != nil {
 		change(&cfg)
 	}
-	httpSrv, _ := app.NewAPIServer(cfg, st.tc, app.NewLogger(app.LogConfig{Level: "error"}, io.Discard))
+	// The API logs into the same buffer as the worker, for the test that no secret is logged.
+	httpSrv, _, err := app.NewAPIServerWith(cfg, st.tc, app.NewLogger(app.LogConfig{Level: "debug"}, st.logs), st.tel)
+	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(httpSrv.Handler)
 	srv.Listener.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
@@ -27,12 +28,15 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
 
 // stack is shared by the tests of the package: starting Temporal takes seconds, so it is started
 // once; tests keep apart by using distinct components.
 type stack struct {
+	tel          *telemetry.Telemetry
+	spans        *tracetest.InMemoryExporter
 	tc           client.Client
 	temporalAddr string
 	sim          *cdesim.Sim
@@ -58,7 +62,15 @@ func run(m *testing.M) (int, error) {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	tc, addr, stopTemporal, err := temporalClient(ctx, logger)
+	// Telemetry as in production, spans kept in memory so tests can follow a request.
+	spans := tracetest.NewInMemoryExporter()
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "e2e", SpanExporter: spans, Logger: logger})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+
+	tc, addr, stopTemporal, err := temporalClient(ctx, logger, tel)
 	if err != nil {
 		return 0, err
 	}
@@ -105,7 +117,7 @@ func run(m *testing.M) (int, error) {
 		HTTPTimeout:             10 * time.Second,
 	}
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}
-	acts, err := app.NewActivities(ctx, cfg, transport,
+	acts, err := app.NewActivitiesWith(ctx, cfg, transport, tel,
 		artifacts.WithEndpoint(s3.URL()), artifacts.WithRegion("us-east-1"),
 		artifacts.WithStaticCredentials("e2e-access-key", "e2e-secret-key", ""))
 	if err != nil {
@@ -120,14 +132,14 @@ func run(m *testing.M) (int, error) {
 	}
 	defer w.Stop()
 
-	st = &stack{tc: tc, temporalAddr: addr, sim: sim, s3: s3, acts: acts, workerCf: cfg, logs: logs}
+	st = &stack{tel: tel, spans: spans, tc: tc, temporalAddr: addr, sim: sim, s3: s3, acts: acts, workerCf: cfg, logs: logs}
 	return m.Run(), nil
 }
 
 // temporalClient connects to TEMPORAL_ADDRESS when set, else starts the pinned dev server.
-func temporalClient(ctx context.Context, logger *slog.Logger) (client.Client, string, func(), error) {
+func temporalClient(ctx context.Context, logger *slog.Logger, tel *telemetry.Telemetry) (client.Client, string, func(), error) {
 	if addr := os.Getenv("TEMPORAL_ADDRESS"); addr != "" {
-		tc, err := app.DialTemporal(ctx, app.TemporalConfig{Address: addr, Namespace: "default"}, logger, 30*time.Second)
+		tc, err := app.DialTemporalWith(ctx, app.TemporalConfig{Address: addr, Namespace: "default"}, logger, 30*time.Second, tel)
 		if err != nil {
 			return nil, "", nil, err
 		}
@@ -151,7 +163,7 @@ func temporalClient(ctx context.Context, logger *slog.Logger) (client.Client, st
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("start the Temporal dev server %s: %w", bin, err)
 	}
-	tc, err := app.DialTemporal(ctx, app.TemporalConfig{Address: srv.FrontendHostPort(), Namespace: "default"}, logger, 30*time.Second)
+	tc, err := app.DialTemporalWith(ctx, app.TemporalConfig{Address: srv.FrontendHostPort(), Namespace: "default"}, logger, 30*time.Second, tel)
 	if err != nil {
 		_ = srv.Stop()
 		return nil, "", nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/internal/version"
 )
 
@@ -43,7 +44,16 @@ func run() error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := app.NewLogger(cfg.Log, os.Stderr)
-	tc, err := app.DialTemporal(ctx, cfg.API.Temporal, logger, time.Minute)
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "cde-spark-provisioner-api", Version: version.Version, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(shutdownCtx)
+	}()
+	tc, err := app.DialTemporalWith(ctx, cfg.API.Temporal, logger, time.Minute, tel)
 	if err != nil {
 		return err
 	}
@@ -52,5 +62,5 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return app.RunAPI(ctx, cfg.API, tc, ln, logger)
+	return app.RunAPIWith(ctx, cfg.API, tc, ln, logger, tel)
 }

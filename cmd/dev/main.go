@@ -26,6 +26,7 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
 
@@ -59,13 +60,19 @@ func run(ctx context.Context) error {
 	defer logFile.Close()
 	logger := app.NewLogger(app.LogConfig{Level: envOr("LOG_LEVEL", "info")}, logFile)
 
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "cde-spark-provisioner-dev", Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tel.Shutdown(context.Background()) }()
+
 	// 1. Temporal: the pinned CLI's dev server, with SQLite persistence and the Web UI.
 	stopTemporal, err := startTemporal(ctx)
 	if err != nil {
 		return err
 	}
 	defer stopTemporal()
-	tc, err := app.DialTemporal(ctx, app.TemporalConfig{Address: temporalAddr, Namespace: "default"}, logger, 2*time.Minute)
+	tc, err := app.DialTemporalWith(ctx, app.TemporalConfig{Address: temporalAddr, Namespace: "default"}, logger, 2*time.Minute, tel)
 	if err != nil {
 		return err
 	}
@@ -121,7 +128,7 @@ func run(ctx context.Context) error {
 		}
 	}
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}
-	acts, err := app.NewActivities(ctx, wcfg, transport,
+	acts, err := app.NewActivitiesWith(ctx, wcfg, transport, tel,
 		artifacts.WithEndpoint(s3.URL()), artifacts.WithStaticCredentials("local", "local-secret", ""))
 	if err != nil {
 		return err
@@ -135,7 +142,7 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s (is another `make run` running?): %w", acfg.HTTPAddr, err)
 	}
 	apiDone := make(chan error, 1)
-	go func() { apiDone <- app.RunAPI(ctx, acfg, tc, ln, logger.With("component", "api")) }()
+	go func() { apiDone <- app.RunAPIWith(ctx, acfg, tc, ln, logger.With("component", "api"), tel) }()
 
 	requests, err := writeRequests()
 	if err != nil {
@@ -231,7 +238,7 @@ func writeRequests() (map[string]string, error) {
 func printBanner(sim *cdesim.Sim, s3 *s3local.Server, caPath string, requests map[string]string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nThe CDE Spark provisioner is running locally.\n\n")
-	fmt.Fprintf(&b, "  Tech Adapter API   http://%s   (GET /health)\n", apiAddr)
+	fmt.Fprintf(&b, "  Tech Adapter API   http://%s   (GET /health, GET /metrics)\n", apiAddr)
 	fmt.Fprintf(&b, "  Temporal Web UI    http://%s   (every run, by component: CdeComponentId = \"...\")\n", temporalUI)
 	fmt.Fprintf(&b, "  Temporal frontend  %s\n", temporalAddr)
 	fmt.Fprintf(&b, "  CDP simulator      %s   (CA: %s)\n", sim.ControlPlaneURL(), caPath)

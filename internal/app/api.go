@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/witboost-community/cde-spark-provisioner/api"
+	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 )
 
 // APIConfig is the API's environment.
@@ -49,29 +50,53 @@ type APIConfig struct {
 // margin, while headers and bodies must arrive quickly. The router applies cfg's access
 // control; serving TLS (and checking the access settings together) is RunAPI's.
 func NewAPIServer(cfg APIConfig, tc client.Client, logger *slog.Logger) (*http.Server, *api.Server) {
-	srv := api.New(api.Config{
+	httpSrv, apiSrv, _ := NewAPIServerWith(cfg, tc, logger, nil)
+	return httpSrv, apiSrv
+}
+
+// NewAPIServerWith is NewAPIServer with tel's request metrics, /metrics and traces (nil: none).
+func NewAPIServerWith(cfg APIConfig, tc client.Client, logger *slog.Logger, tel *telemetry.Telemetry) (*http.Server, *api.Server, error) {
+	apiCfg := api.Config{
 		TaskQueue:        cfg.Temporal.TaskQueue,
 		SyncTimeout:      cfg.SyncTimeout,
 		DedupeWindow:     cfg.DedupeWindow,
 		MaxBodyBytes:     cfg.MaxRequestBytes,
 		SearchAttributes: cfg.Temporal.SearchAttributes,
 		Auth:             apiAuth(cfg, logger),
-	}, tc, logger)
+	}
+	if tel != nil {
+		metrics, err := tel.NewHTTPServerMetrics()
+		if err != nil {
+			return nil, nil, err
+		}
+		apiCfg.Observe = metrics.Record
+		apiCfg.Metrics = tel.MetricsHandler()
+	}
+	srv := api.New(apiCfg, tc, logger)
+	handler := srv.Router()
+	if tel != nil {
+		handler = tel.Handler(handler)
+	}
 	return &http.Server{
 		Addr:              cfg.HTTPAddr,
-		Handler:           srv.Router(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      cfg.SyncTimeout + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}, srv
+	}, srv, nil
 }
 
 // RunAPI serves the API on ln until ctx ends, then shuts down gracefully: requests still
 // waiting for a run answer 202 with their token at once, and in-flight requests finish. With
 // TLS_CERT_FILE it serves HTTPS (mutual TLS with TLS_CLIENT_CA_FILE).
 func RunAPI(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Listener, logger *slog.Logger) error {
+	return RunAPIWith(ctx, cfg, tc, ln, logger, nil)
+}
+
+// RunAPIWith is RunAPI with tel's metrics and traces (nil: none).
+func RunAPIWith(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Listener, logger *slog.Logger, tel *telemetry.Telemetry) error {
 	if err := checkAccessConfig(cfg); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -87,7 +112,10 @@ func RunAPI(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Listene
 	if cfg.AuthTokenFile != "" && tlsConfig == nil {
 		logger.Warn("AUTH_TOKEN_FILE is set but the API serves plain HTTP: the token crosses the network in clear text unless TLS is terminated in front of the API (a service mesh); set TLS_CERT_FILE and TLS_KEY_FILE")
 	}
-	httpSrv, apiSrv := NewAPIServer(cfg, tc, logger)
+	httpSrv, apiSrv, err := NewAPIServerWith(cfg, tc, logger, tel)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	if tlsConfig != nil {
 		httpSrv.TLSConfig = tlsConfig

@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // HTTPServerMetrics records the API's requests by route, method and status.
@@ -77,6 +79,8 @@ func (t *Telemetry) Transport(base http.RoundTripper) (http.RoundTripper, error)
 	})
 	return otelhttp.NewTransport(counted,
 		otelhttp.WithTracerProvider(t.tracers),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithMeterProvider(noopmetric.NewMeterProvider()),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 			system, op := Operation(r.Method, r.URL.Path)
 			return system + " " + op
@@ -138,4 +142,14 @@ func Operation(method, path string) (system, operation string) {
 		return "cde", "jobs." + parts[2]
 	}
 	return "cde", parts[0] + ".other"
+}
+
+// Handler traces the API's requests: a server span per request (continuing a W3C traceparent the
+// caller sent), which the Temporal interceptor carries into the workflow it starts.
+func (t *Telemetry) Handler(h http.Handler) http.Handler {
+	return otelhttp.NewHandler(h, "http.request",
+		otelhttp.WithTracerProvider(t.tracers),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		// Metrics of requests are the API's own (by route); otelhttp's would be by raw path.
+		otelhttp.WithMeterProvider(noopmetric.NewMeterProvider()))
 }

@@ -99,6 +99,14 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// ForceFlush exports the spans ended so far (tests, and before a process exits).
+func (t *Telemetry) ForceFlush(ctx context.Context) error {
+	if tp, ok := t.tracers.(*sdktrace.TracerProvider); ok {
+		return tp.ForceFlush(ctx)
+	}
+	return nil
+}
+
 // MetricsHandler serves the Prometheus metrics.
 func (t *Telemetry) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{Registry: t.registry})
