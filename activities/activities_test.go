@@ -124,13 +124,9 @@ componentIdToProvision: urn:dmb:cmp:finance:cashflow:0:wl
 	spec := d.Component.Specific
 	mainRes := descriptor.MainResourceName(spec.JobName)
 
-	for i, wantCreated := range []bool{true, false} {
-		val, err := env.ExecuteActivity(acts.EnsureResource, activities.ResourceInput{Target: target, Name: mainRes, Type: cde.ResourceTypeFiles})
-		require.NoError(t, err, "attempt %d", i)
-		var ensured activities.EnsureResult
-		require.NoError(t, val.Get(&ensured))
-		assert.Equal(t, wantCreated, ensured.Created)
-	}
+	_, err = env.ExecuteActivity(acts.SyncFiles, activities.SyncInput{Target: target, ManifestResource: mainRes,
+		Resources: []activities.ResourceFiles{{Resource: mainRes, Type: cde.ResourceTypeFiles}}})
+	require.NoError(t, err)
 	for i, wantCreated := range []bool{true, false} {
 		val, err := env.ExecuteActivity(acts.UpsertJob, activities.JobInput{Target: target, Specific: spec, IDBrokerHosts: []string{"10.0.0.1"}})
 		require.NoError(t, err, "attempt %d", i)

@@ -10,50 +10,50 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/cde"
 )
 
-// EnsureResource creates the resource when it does not exist. An existing resource of the same
-// type is kept (with its files, which SyncFiles compares against). A python-env built for another
-// Python version is deleted and created again, since CDE builds an environment for one version:
-// its requirements are uploaded anew by SyncFiles, which starts a new build. A resource of
-// another type is a permanent error: deleting it could destroy someone else's files.
-func (a *Activities) EnsureResource(ctx context.Context, in ResourceInput) (EnsureResult, error) {
-	jobs, err := a.jobs(in.Target)
-	if err != nil {
-		return EnsureResult{}, err
-	}
+// ensureResource creates the resource unless it exists, and returns its files. It creates first
+// and reads only on a 409 (CDE's answer for an existing name, which witboost relies on too): a
+// new job's resources cost one call. An existing resource of the same type is kept with its
+// files, which SyncFiles compares against. A python-env built for another Python version is
+// deleted and created again, since CDE builds an environment for one version (SyncFiles then
+// uploads its requirements anew, which starts a build). A resource of another type is a
+// permanent error: deleting it could destroy someone else's files.
+func (a *Activities) ensureResource(ctx context.Context, jobs *cde.JobsClient, in ResourceInput) (EnsureResult, map[string]cde.ResourceFile, error) {
 	what := fmt.Sprintf("resource %s in virtual cluster %s", in.Name, in.Target.ClusterName)
-	existing, err := jobs.GetResource(ctx, in.Name)
-	var out EnsureResult
-	switch {
-	case err == nil:
-		if existing.Type != "" && existing.Type != in.Type {
-			return EnsureResult{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("%s exists with type %s, expected %s: delete it or rename the job", what, existing.Type, in.Type), ErrTypeCDE, nil)
-		}
-		if in.Type != cde.ResourceTypePythonEnv || existing.PythonEnv == nil || existing.PythonEnv.PythonVersion == "" ||
-			existing.PythonEnv.PythonVersion == in.PythonVersion {
-			return out, nil
-		}
-		if err := jobs.DeleteResource(ctx, in.Name); err != nil && !errors.Is(err, cde.ErrNotFound) {
-			return EnsureResult{}, classify(fmt.Sprintf("delete %s (built for %s, now %s)", what, existing.PythonEnv.PythonVersion, in.PythonVersion), err)
-		}
-		out.Recreated = true
-	case !errors.Is(err, cde.ErrNotFound):
-		return EnsureResult{}, classify("get "+what, err)
-	}
 	req := cde.CreateResourceRequest{Name: in.Name, Type: in.Type, RetentionPolicy: cde.RetentionKeepIndefinitely}
 	if in.Type == cde.ResourceTypePythonEnv {
 		req.PythonEnv = &cde.PythonEnv{PythonVersion: in.PythonVersion, PyPiMirror: in.PyMirror}
 	}
-	switch err := jobs.CreateResource(ctx, req); {
-	case err == nil:
-		out.Created = true
-		return out, nil
-	case errors.Is(err, cde.ErrConflict):
-		// Created by an earlier attempt whose answer was lost, or concurrently: the same thing.
-		return out, nil
-	default:
-		return EnsureResult{}, classify("create "+what, err)
+	create := func() error { return jobs.CreateResource(ctx, req) }
+	err := create()
+	if err == nil {
+		return EnsureResult{Created: true}, map[string]cde.ResourceFile{}, nil
 	}
+	if !errors.Is(err, cde.ErrConflict) {
+		return EnsureResult{}, nil, classify("create "+what, err)
+	}
+	existing, err := jobs.GetResource(ctx, in.Name)
+	if err != nil {
+		return EnsureResult{}, nil, classify("get "+what, err)
+	}
+	if existing.Type != "" && existing.Type != in.Type {
+		return EnsureResult{}, nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s exists with type %s, expected %s: delete it or rename the job", what, existing.Type, in.Type), ErrTypeCDE, nil)
+	}
+	if in.Type == cde.ResourceTypePythonEnv && existing.PythonEnv != nil && existing.PythonEnv.PythonVersion != "" &&
+		existing.PythonEnv.PythonVersion != in.PythonVersion {
+		if err := jobs.DeleteResource(ctx, in.Name); err != nil && !errors.Is(err, cde.ErrNotFound) {
+			return EnsureResult{}, nil, classify(fmt.Sprintf("delete %s (built for %s, now %s)", what, existing.PythonEnv.PythonVersion, in.PythonVersion), err)
+		}
+		if err := create(); err != nil && !errors.Is(err, cde.ErrConflict) {
+			return EnsureResult{}, nil, classify("create "+what, err)
+		}
+		return EnsureResult{Created: true, Recreated: true}, map[string]cde.ResourceFile{}, nil
+	}
+	files := make(map[string]cde.ResourceFile, len(existing.Files))
+	for _, f := range existing.Files {
+		files[f.Path] = f
+	}
+	return EnsureResult{}, files, nil
 }
 
 // ResourceStatus reads a resource's status, and for a python-env CDE's reason (a failed build

@@ -3,6 +3,7 @@ package activities
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -48,19 +49,26 @@ func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artif
 func (a *Activities) upload(ctx context.Context, jobs *cde.JobsClient, in UploadInput, progress func(int64)) (int64, error) {
 	loc := in.Object.Artifact.Location
 	path := loc.Basename()
-	body, _, err := a.Store.OpenIfMatch(ctx, loc, in.Object.ETag)
-	a.Metrics.s3(ctx, "get", err, false)
-	if err != nil {
-		return 0, classify("read "+loc.String()+" from S3", err, artifacts.IsTransient)
+	var counted *progressReader
+	// Opened again only if CDE refuses the token mid-way (then the file is read from the start).
+	open := func() (io.ReadCloser, error) {
+		body, _, err := a.Store.OpenIfMatch(ctx, loc, in.Object.ETag)
+		a.Metrics.s3(ctx, "get", err, false)
+		if err != nil {
+			return nil, classify("read "+loc.String()+" from S3", err, artifacts.IsTransient)
+		}
+		counted = &progressReader{r: body, closer: body, progress: func(n int64) {
+			a.Metrics.uploaded(ctx, n)
+			progress(n)
+		}}
+		return counted, nil
 	}
-	defer body.Close()
-	counted := &progressReader{r: body, progress: func(n int64) {
-		a.Metrics.uploaded(ctx, n)
-		progress(n)
-	}}
-	if err := jobs.UploadFile(ctx, in.Resource, path, counted, in.Object.Size); err != nil {
-		if counted.readErr != nil {
+	if err := jobs.UploadFileFrom(ctx, in.Resource, path, open, in.Object.Size); err != nil {
+		if counted != nil && counted.readErr != nil {
 			return 0, classify("read "+loc.String()+" from S3", counted.readErr, artifacts.IsTransient)
+		}
+		if _, ok := errors.AsType[*temporal.ApplicationError](err); ok {
+			return 0, err // already classified by open
 		}
 		return 0, classify(fmt.Sprintf("upload %s to resource %s", path, in.Resource), err)
 	}
@@ -75,6 +83,7 @@ func (a *Activities) upload(ctx context.Context, jobs *cde.JobsClient, in Upload
 // so reporting every read is cheap). It keeps the source's error apart from the upload's.
 type progressReader struct {
 	r        io.Reader
+	closer   io.Closer
 	n        int64
 	progress func(int64)
 	readErr  error
@@ -91,5 +100,8 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Close closes the S3 body.
+func (p *progressReader) Close() error { return p.closer.Close() }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -35,7 +35,7 @@ const ManifestPath = ".cde-spark-provisioner.json"
 const livenessInterval = 2 * time.Second
 
 // DefaultUploadConcurrency bounds the uploads of one provision running at once.
-const DefaultUploadConcurrency = 8
+const DefaultUploadConcurrency = 16
 
 // manifest is the content of ManifestPath.
 type manifest struct {
@@ -60,19 +60,33 @@ type SyncInput struct {
 	Resources        []ResourceFiles `json:"resources"`
 }
 
-// ResourceFiles is the desired content of one resource.
+// ResourceFiles is the desired content of one resource, which SyncFiles creates if needed.
 type ResourceFiles struct {
-	Resource string           `json:"resource"`
-	Objects  []ArtifactObject `json:"objects"`
+	Resource string `json:"resource"`
+	// Type is files or python-env; PythonVersion and PyMirror are set for python-env.
+	Type          string           `json:"type"`
+	PythonVersion string           `json:"pythonVersion,omitempty"`
+	PyMirror      string           `json:"pyMirror,omitempty"`
+	Objects       []ArtifactObject `json:"objects"`
 	// Prune removes files the descriptor no longer lists (files resources; a python-env holds only
 	// its requirements.txt).
 	Prune bool `json:"prune,omitempty"`
 }
 
-// SyncResult says what was done to every file.
+// SyncResult says what was done to every resource and file.
 type SyncResult struct {
-	Files     []FileSync `json:"files"`
-	BytesSent int64      `json:"bytesSent"`
+	Resources []ResourceSync `json:"resources"`
+	Files     []FileSync     `json:"files"`
+	BytesSent int64          `json:"bytesSent"`
+	// ManifestStale says the manifest does not describe the resources any more: RecordManifest
+	// must run (the workflow runs it beside the job upsert, off the critical path).
+	ManifestStale bool `json:"manifestStale,omitempty"`
+}
+
+// ResourceSync says what SyncFiles did to a resource.
+type ResourceSync struct {
+	Resource string `json:"resource"`
+	EnsureResult
 }
 
 // FileSync is what happened to one file.
@@ -123,17 +137,19 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		done[k] = true
 	}
 
+	var result SyncResult
 	current := map[string]map[string]cde.ResourceFile{} // resource → path → file
 	for _, rf := range in.Resources {
-		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
+		ensured, files, err := a.ensureResource(ctx, jobs, ResourceInput{Target: in.Target, Name: rf.Resource, Type: rf.Type,
+			PythonVersion: rf.PythonVersion, PyMirror: rf.PyMirror})
 		if err != nil {
 			return SyncResult{}, err
 		}
 		current[rf.Resource] = files
+		result.Resources = append(result.Resources, ResourceSync{Resource: rf.Resource, EnsureResult: ensured})
 	}
 	old := a.readManifest(ctx, jobs, in.ManifestResource, current[in.ManifestResource])
 
-	var result SyncResult
 	type upload struct {
 		resource string
 		obj      ArtifactObject
@@ -244,9 +260,7 @@ start:
 		return SyncResult{}, firstErr
 	}
 
-	if err := a.writeManifest(ctx, jobs, in, old); err != nil {
-		return SyncResult{}, err
-	}
+	result.ManifestStale = manifestStale(in, old, result.Files)
 	for _, f := range result.Files {
 		a.Metrics.file(ctx, f.Action)
 	}
@@ -311,14 +325,45 @@ func (a *Activities) readManifest(ctx context.Context, jobs *cde.JobsClient, res
 	return m
 }
 
-// writeManifest records what the resources hold now, as CDE reports it after the uploads. When
-// nothing changed it writes nothing: an unchanged redeploy sends no byte at all.
-func (a *Activities) writeManifest(ctx context.Context, jobs *cde.JobsClient, in SyncInput, old manifest) error {
+// manifestStale says whether the manifest must be rewritten: something was uploaded or removed,
+// or it does not list exactly the desired files (a file added or dropped as unchanged... or a
+// manifest lost).
+func manifestStale(in SyncInput, old manifest, files []FileSync) bool {
+	for _, f := range files {
+		if f.Action != ActionUnchanged {
+			return true
+		}
+	}
+	n := 0
+	for _, rf := range in.Resources {
+		for _, obj := range rf.Objects {
+			if _, ok := old.Files[rf.Resource+"/"+obj.Artifact.Location.Basename()]; !ok {
+				return true
+			}
+			n++
+		}
+	}
+	return n != len(old.Files)
+}
+
+// RecordManifest writes the manifest of what the resources hold now, as CDE reports it after
+// SyncFiles, so that the next provision skips the files that will not have changed. Until it
+// has run, the worst case is that the next provision uploads again. When the manifest already
+// says the same it writes nothing: an unchanged redeploy sends no byte at all.
+func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
+	jobs, err := a.jobs(in.Target)
+	if err != nil {
+		return err
+	}
 	m := manifest{Version: 1, Files: map[string]manifestEntry{}}
+	var old manifest
 	for _, rf := range in.Resources {
 		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
 		if err != nil {
 			return err
+		}
+		if rf.Resource == in.ManifestResource {
+			old = a.readManifest(ctx, jobs, in.ManifestResource, files)
 		}
 		for _, obj := range rf.Objects {
 			path := obj.Artifact.Location.Basename()

@@ -47,8 +47,6 @@ func newSyncFixture(t *testing.T) *syncFixture {
 	require.NoError(t, err)
 	var res activities.Resolution
 	require.NoError(t, val.Get(&res))
-	_, err = env.ExecuteActivity(acts.EnsureResource, activities.ResourceInput{Target: res.Target, Name: syncRes, Type: cde.ResourceTypeFiles})
-	require.NoError(t, err)
 	return &syncFixture{acts: acts, sim: sim, s3: s3, target: res.Target, vcID: res.Target.VcID}
 }
 
@@ -72,15 +70,21 @@ func (f *syncFixture) objects(t *testing.T, keys ...string) []activities.Artifac
 	return check.Objects
 }
 
+// sync runs SyncFiles, then RecordManifest when it says so, as the workflow does.
 func (f *syncFixture) sync(t *testing.T, objs []activities.ArtifactObject) activities.SyncResult {
 	t.Helper()
-	val, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.SyncFiles, activities.SyncInput{
+	in := activities.SyncInput{
 		Target: f.target, ManifestResource: syncRes,
-		Resources: []activities.ResourceFiles{{Resource: syncRes, Objects: objs, Prune: true}},
-	})
+		Resources: []activities.ResourceFiles{{Resource: syncRes, Type: cde.ResourceTypeFiles, Objects: objs, Prune: true}},
+	}
+	val, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.SyncFiles, in)
 	require.NoError(t, err)
 	var res activities.SyncResult
 	require.NoError(t, val.Get(&res))
+	if res.ManifestStale {
+		_, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.RecordManifest, in)
+		require.NoError(t, err)
+	}
 	return res
 }
 
@@ -161,17 +165,23 @@ func TestSyncResumesAfterTheFilesAPreviousAttemptUploaded(t *testing.T) {
 	f.put(t, "a.jar", "a")
 	f.put(t, "b.jar", "b")
 	objs := f.objects(t, "a.jar", "b.jar")
-	// The first attempt uploaded a.jar, heartbeated it, and its worker died.
+	// The first attempt created the resource, uploaded a.jar, heartbeated it, and its worker died.
+	f.sync(t, nil)
 	require.NoError(t, f.sim.PutFile(f.vcID, syncRes, "a.jar", []byte("a")))
 	f.sim.ResetRequests()
 
 	env := activityEnv(t, f.acts)
 	env.SetHeartbeatDetails(map[string]any{"done": []string{syncRes + "/a.jar"}, "bytesSent": 1})
+	// The resource exists, as the crashed attempt had created it.
 	val, err := env.ExecuteActivity(f.acts.SyncFiles, activities.SyncInput{Target: f.target, ManifestResource: syncRes,
-		Resources: []activities.ResourceFiles{{Resource: syncRes, Objects: objs, Prune: true}}})
+		Resources: []activities.ResourceFiles{{Resource: syncRes, Type: cde.ResourceTypeFiles, Objects: objs, Prune: true}}})
 	require.NoError(t, err)
 	var res activities.SyncResult
 	require.NoError(t, val.Get(&res))
+	require.True(t, res.ManifestStale)
+	_, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.RecordManifest, activities.SyncInput{Target: f.target, ManifestResource: syncRes,
+		Resources: []activities.ResourceFiles{{Resource: syncRes, Type: cde.ResourceTypeFiles, Objects: objs, Prune: true}}})
+	require.NoError(t, err)
 	uploads := 0
 	for _, r := range f.sim.Requests() {
 		if r.Method == http.MethodPut && !strings.HasSuffix(r.Path, activities.ManifestPath) {
@@ -195,26 +205,34 @@ func TestSyncStreamsLargeFiles(t *testing.T) {
 	assert.True(t, bytes.Equal(content, f.stored(t, "app.jar")))
 }
 
-func TestEnsureResourceRebuildsAPythonEnvironmentForANewPythonVersion(t *testing.T) {
+func TestSyncRebuildsAPythonEnvironmentForANewPythonVersion(t *testing.T) {
 	f := newSyncFixture(t)
+	f.put(t, "py/requirements.txt", "pandas==2.2.3\n")
+	reqs := f.objects(t, "py/requirements.txt")
 	env := activityEnv(t, f.acts)
-	ensure := func(version string) activities.EnsureResult {
-		val, err := env.ExecuteActivity(f.acts.EnsureResource, activities.ResourceInput{Target: f.target, Name: "pyenvres-x",
-			Type: cde.ResourceTypePythonEnv, PythonVersion: version, PyMirror: "https://pypi.example.com/simple"})
+	sync := func(version string) activities.ResourceSync {
+		val, err := env.ExecuteActivity(f.acts.SyncFiles, activities.SyncInput{Target: f.target, ManifestResource: syncRes,
+			Resources: []activities.ResourceFiles{
+				{Resource: syncRes, Type: cde.ResourceTypeFiles, Prune: true},
+				{Resource: "pyenvres-x", Type: cde.ResourceTypePythonEnv, PythonVersion: version, PyMirror: "https://pypi.example.com/simple", Objects: reqs},
+			}})
 		require.NoError(t, err)
-		var out activities.EnsureResult
+		var out activities.SyncResult
 		require.NoError(t, val.Get(&out))
-		return out
+		return out.Resources[1]
 	}
-	assert.Equal(t, activities.EnsureResult{Created: true}, ensure("python2"))
-	assert.Equal(t, activities.EnsureResult{}, ensure("python2"), "same version: kept")
-	assert.Equal(t, activities.EnsureResult{Created: true, Recreated: true}, ensure("python3"))
+	assert.Equal(t, activities.EnsureResult{Created: true}, sync("python2").EnsureResult)
+	assert.Equal(t, activities.EnsureResult{}, sync("python2").EnsureResult, "same version: kept")
+	assert.Equal(t, activities.EnsureResult{Created: true, Recreated: true}, sync("python3").EnsureResult)
 	res, err := f.sim.Resource(f.vcID, "pyenvres-x")
 	require.NoError(t, err)
 	assert.Equal(t, "python3", res.PythonVersion)
+	_, ok := f.sim.FileBytes(f.vcID, "pyenvres-x", "requirements.txt")
+	assert.True(t, ok, "the new environment got its requirements")
 
 	// A resource of another type under the name is never deleted.
-	_, err = env.ExecuteActivity(f.acts.EnsureResource, activities.ResourceInput{Target: f.target, Name: syncRes, Type: cde.ResourceTypePythonEnv, PythonVersion: "python3"})
+	_, err = env.ExecuteActivity(f.acts.SyncFiles, activities.SyncInput{Target: f.target, ManifestResource: "pyenvres-x",
+		Resources: []activities.ResourceFiles{{Resource: syncRes, Type: cde.ResourceTypePythonEnv, PythonVersion: "python3"}}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "exists with type files")
 }

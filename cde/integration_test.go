@@ -1356,3 +1356,50 @@ func TestDownloadSmallFile(t *testing.T) {
 		t.Fatalf("missing file: %v, want ErrNotFound", err)
 	}
 }
+
+func TestUploadFileFromReopensTheContentAfterARefusedToken(t *testing.T) {
+	sim := cdesim.StartForTest(t, cdesim.DemoSeed(), cdesim.Options{})
+	svc, _ := sim.Service(cdesim.DemoService)
+	vc, _ := sim.VC(cdesim.DemoService, cdesim.DemoVC)
+	tokens, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: cdesim.DemoUser, Password: cdesim.DemoPassword, HTTPClient: sim.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := cde.NewJobsClient(vc.APIURL, tokens.ForHost(svc.ClusterFqdn), sim.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := jobs.CreateResource(ctx, cde.CreateResourceRequest{Name: "r", Type: cde.ResourceTypeFiles}); err != nil {
+		t.Fatal(err)
+	}
+	opened, closed := 0, 0
+	open := func() (io.ReadCloser, error) {
+		opened++
+		return closeCounter{Reader: strings.NewReader("reopenable content"), closed: &closed}, nil
+	}
+	sim.ResetRequests()
+	sim.FailNext("PUT /dex/api/v1/resources/r/**", 1, cdesim.Failure{Status: http.StatusUnauthorized})
+	if err := jobs.UploadFileFrom(ctx, "r", "a.txt", open, int64(len("reopenable content"))); err != nil {
+		t.Fatal(err)
+	}
+	if opened != 2 || closed != 2 {
+		t.Fatalf("opened %d, closed %d: want 2 and 2", opened, closed)
+	}
+	got, ok := sim.FileBytes(vc.VCID, "r", "a.txt")
+	if !ok || string(got) != "reopenable content" {
+		t.Fatalf("stored %q", got)
+	}
+	for _, r := range sim.Requests() {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/dex/api/v1/resources") {
+			t.Fatalf("no probe request expected, got %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+type closeCounter struct {
+	io.Reader
+	closed *int
+}
+
+func (c closeCounter) Close() error { *c.closed++; return nil }

@@ -85,6 +85,56 @@ func (c *JobsClient) DownloadSmallFile(ctx context.Context, resource, filePath s
 	return content, err
 }
 
+// UploadFileFrom is UploadFile for content that can be opened again, such as an object in S3:
+// open is called for the first attempt, and once more if the token is refused (401), so the
+// upload is retried without a probe request beforehand (UploadFile must make one for a plain
+// reader, which cannot be sent twice). Every opened reader is closed before UploadFileFrom
+// returns.
+func (c *JobsClient) UploadFileFrom(ctx context.Context, resource, filePath string, open func() (io.ReadCloser, error), size int64) error {
+	const op = "uploadFile"
+	r, err := escapeName("resource name", resource)
+	if err != nil {
+		return err
+	}
+	p, err := escapePath("resource file path", filePath)
+	if err != nil {
+		return err
+	}
+	head, tail, contentType, err := multipartFraming(path.Base(filePath), partContentType(filePath))
+	if err != nil {
+		return fmt.Errorf("cde: %s: %w", op, err)
+	}
+	current, err := open()
+	if err != nil {
+		return err
+	}
+	defer func() { current.Close() }()
+	call := vcCall{
+		op:            op,
+		method:        http.MethodPut,
+		path:          "/resources/" + r + "/" + p,
+		contentType:   contentType,
+		contentLength: -1,
+		newBody: func() io.Reader {
+			return &guardedReader{r: io.MultiReader(bytes.NewReader(head), current, bytes.NewReader(tail))}
+		},
+		rewind: func() error {
+			current.Close()
+			next, err := open()
+			if err != nil {
+				current = io.NopCloser(bytes.NewReader(nil))
+				return err
+			}
+			current = next
+			return nil
+		},
+	}
+	if size >= 0 {
+		call.contentLength = int64(len(head)) + size + int64(len(tail))
+	}
+	return c.do(ctx, call, nil)
+}
+
 // UploadFile stores content as filePath ("/"-separated, e.g. "app.jar" or
 // "lib/dep.jar") in the resource: PUT /resources/{resource}/{filePath},
 // multipart/form-data with one part "file".

@@ -51,7 +51,7 @@ func TestAProvisionIsOneTraceFromTheRequestToTheCDECalls(t *testing.T) {
 		"RunActivity:SyncFiles",       //
 		"RunActivity:UpsertJob",       //
 		"cdp de.listServices",         // an outgoing control-plane call
-		"knox token",                  // the Knox token
+		"cde resources.create",        // the resource for the files (the Knox token is cached by earlier runs)
 		"cde jobs.create",             // the job creation in the virtual cluster
 		"cde resources.file.put",      // an upload
 	} {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -33,40 +34,16 @@ func Provision(ctx workflow.Context, in Input) (Result, error) {
 	}
 	t := res.Target
 
+	// The idbroker lookup (for the job's conf) runs beside the resources and uploads.
 	r.step("provision", "Looking up the idbroker hosts of the environment's datalake")
-	var hosts []string
-	if err := workflow.ExecuteActivity(r.with(cdpOptions), a.IDBrokerHosts, t).Get(ctx, &hosts); err != nil {
-		return Result{}, r.failed("provision", "looking up the idbroker hosts failed", err)
-	}
+	hostsF := workflow.ExecuteActivity(r.with(cdpOptions), a.IDBrokerHosts, t)
 
+	// One activity creates the resources if needed and syncs their files: uploads run side by
+	// side inside it (bounded by the worker's UPLOAD_CONCURRENCY), unchanged files are skipped,
+	// and its heartbeats carry the files done so that a worker crash resumes with the next file.
 	mainRes := descriptor.MainResourceName(s.JobName)
-	resources := []activities.ResourceInput{{Target: t, Name: mainRes, Type: cde.ResourceTypeFiles}}
-	pyEnvRes := ""
-	if s.Kind == descriptor.PySparkWithEnv {
-		pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
-		mirror := ""
-		if s.PyMirror != nil {
-			mirror = *s.PyMirror
-		}
-		resources = append(resources, activities.ResourceInput{Target: t, Name: pyEnvRes, Type: cde.ResourceTypePythonEnv,
-			PythonVersion: s.PythonVersion, PyMirror: mirror})
-	}
-	for _, ri := range resources {
-		r.step("provision", fmt.Sprintf("Ensuring the %s resource %s", ri.Type, ri.Name))
-		var ensured activities.EnsureResult
-		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.EnsureResource, ri).Get(ctx, &ensured); err != nil {
-			return Result{}, r.failed("provision", "creating resource "+ri.Name+" failed", err)
-		}
-		if ensured.Recreated {
-			r.note("INFO", "provision", fmt.Sprintf("Resource %s was built for another Python version: recreated for %s", ri.Name, ri.PythonVersion))
-		}
-	}
-
-	// One activity syncs the files: uploads run side by side inside it (bounded by the worker's
-	// UPLOAD_CONCURRENCY), unchanged files are skipped, and its heartbeats carry the files done so
-	// that a worker crash resumes with the next file.
 	sync := activities.SyncInput{Target: t, ManifestResource: mainRes}
-	main := activities.ResourceFiles{Resource: mainRes, Prune: true}
+	main := activities.ResourceFiles{Resource: mainRes, Type: cde.ResourceTypeFiles, Prune: true}
 	var reqs []activities.ArtifactObject
 	for _, obj := range art.Objects {
 		if obj.Artifact.Role == descriptor.RoleRequirements {
@@ -76,13 +53,28 @@ func Provision(ctx workflow.Context, in Input) (Result, error) {
 		}
 	}
 	sync.Resources = append(sync.Resources, main)
-	if pyEnvRes != "" {
-		sync.Resources = append(sync.Resources, activities.ResourceFiles{Resource: pyEnvRes, Objects: reqs})
+	pyEnvRes := ""
+	if s.Kind == descriptor.PySparkWithEnv {
+		pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
+		mirror := ""
+		if s.PyMirror != nil {
+			mirror = *s.PyMirror
+		}
+		sync.Resources = append(sync.Resources, activities.ResourceFiles{Resource: pyEnvRes, Type: cde.ResourceTypePythonEnv,
+			PythonVersion: s.PythonVersion, PyMirror: mirror, Objects: reqs})
 	}
-	r.step("provision", fmt.Sprintf("Uploading the changed artifacts among %d", len(art.Objects)))
+	r.step("provision", fmt.Sprintf("Syncing %d artifacts into resource %s", len(art.Objects), strings.Join(resourceNames(sync), " and ")))
 	var synced activities.SyncResult
 	if err := workflow.ExecuteActivity(r.with(uploadOptions), a.SyncFiles, sync).Get(ctx, &synced); err != nil {
 		return Result{}, r.failed("provision", "uploading the artifacts failed", err)
+	}
+	for _, rs := range synced.Resources {
+		switch {
+		case rs.Recreated:
+			r.note("INFO", "provision", fmt.Sprintf("Resource %s was built for another Python version: recreated for %s", rs.Resource, s.PythonVersion))
+		case rs.Created:
+			r.note("INFO", "provision", "Created resource "+rs.Resource)
+		}
 	}
 	requirementsChanged := false
 	for _, f := range synced.Files {
@@ -96,6 +88,12 @@ func Provision(ctx workflow.Context, in Input) (Result, error) {
 			r.note("INFO", "provision", fmt.Sprintf("Removed %s from resource %s: the descriptor no longer lists it", f.Path, f.Resource))
 		}
 	}
+	// The manifest that lets the next provision skip unchanged files is recorded beside the job
+	// upsert: nothing below depends on it.
+	var manifestF workflow.Future
+	if synced.ManifestStale {
+		manifestF = workflow.ExecuteActivity(r.with(cdeOptions), a.RecordManifest, sync)
+	}
 
 	if pyEnvRes != "" {
 		r.step("provision", "Waiting for the Python environment "+pyEnvRes+" to be built")
@@ -104,11 +102,21 @@ func Provision(ctx workflow.Context, in Input) (Result, error) {
 		}
 	}
 
+	var hosts []string
+	if err := hostsF.Get(ctx, &hosts); err != nil {
+		return Result{}, r.failed("provision", "looking up the idbroker hosts failed", err)
+	}
 	r.step("provision", "Creating or updating job "+s.JobName)
 	var job activities.JobInfo
 	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.UpsertJob,
 		activities.JobInput{Target: t, Specific: s, IDBrokerHosts: hosts}).Get(ctx, &job); err != nil {
 		return Result{}, r.failed("provision", "creating or updating job "+s.JobName+" failed", err)
+	}
+	if manifestF != nil {
+		if err := manifestF.Get(ctx, nil); err != nil {
+			// The job is deployed; only the next provision's skipping of unchanged files is lost.
+			r.note("WARNING", "provision", "Recording the upload manifest failed; the next provision uploads every file again: "+causeMessage(err))
+		}
 	}
 	verb := "updated"
 	if job.Created {
@@ -222,4 +230,12 @@ func (r *run) waitForPythonEnv(in activities.ResourceInput, rebuilt bool) error 
 		}
 		interval = min(2*interval, 15*time.Second)
 	}
+}
+
+func resourceNames(in activities.SyncInput) []string {
+	out := make([]string, len(in.Resources))
+	for i, rf := range in.Resources {
+		out[i] = rf.Resource
+	}
+	return out
 }

@@ -75,11 +75,11 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil).Once()
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, target).Return([]string{"10.0.0.2", "10.0.0.1"}, nil).Once()
-	env.OnActivity(a.EnsureResource, mock.Anything, activities.ResourceInput{Target: target, Name: descriptor.MainResourceName("finance-cashflow-0-spark-wl-development"), Type: "files"}).Return(activities.EnsureResult{Created: true}, nil).Once()
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool {
-		return len(in.Resources) == 1 && len(in.Resources[0].Objects) == 2 && in.Resources[0].Prune
+		return len(in.Resources) == 1 && len(in.Resources[0].Objects) == 2 && in.Resources[0].Prune &&
+			in.Resources[0].Type == "files" && in.Resources[0].Resource == descriptor.MainResourceName("finance-cashflow-0-spark-wl-development")
 	})).Return(func(_ context.Context, in activities.SyncInput) (activities.SyncResult, error) {
-		out := activities.SyncResult{}
+		out := activities.SyncResult{ManifestStale: true}
 		for _, o := range in.Resources[0].Objects {
 			out.Files = append(out.Files, activities.FileSync{Resource: in.Resources[0].Resource, Path: o.Artifact.Location.Basename(), Action: activities.ActionUploaded, Bytes: o.Size})
 			out.BytesSent += o.Size
@@ -89,6 +89,7 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	env.OnActivity(a.UpsertJob, mock.Anything, mock.MatchedBy(func(in activities.JobInput) bool {
 		return in.Specific.JobName == "finance-cashflow-0-spark-wl-development" && len(in.IDBrokerHosts) == 2
 	})).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development", Created: true}, nil).Once()
+	env.OnActivity(a.RecordManifest, mock.Anything, mock.Anything).Return(nil).Once()
 
 	env.ExecuteWorkflow(workflows.ProvisionName, in)
 	require.True(t, env.IsWorkflowCompleted())
@@ -131,7 +132,6 @@ func TestProvisionFailsNamingTheFileWhenAnUploadFailsForGood(t *testing.T) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
-	env.OnActivity(a.EnsureResource, mock.Anything, mock.Anything).Return(activities.EnsureResult{}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{},
 		temporal.NewNonRetryableApplicationError("upload dep.jar to resource x: 403 Forbidden", activities.ErrTypeAuth, nil))
 
@@ -241,11 +241,9 @@ func pyEnvMocks(env *testsuite.TestWorkflowEnvironment, in workflows.Input) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
-	env.OnActivity(a.EnsureResource, mock.Anything, mock.MatchedBy(func(ri activities.ResourceInput) bool {
-		return ri.Type == "files" || ri.Type == "python-env" && ri.PythonVersion == "python3" && ri.PyMirror == "https://pypi.example.com/simple"
-	})).Return(activities.EnsureResult{Created: true}, nil).Twice()
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(si activities.SyncInput) bool {
-		return len(si.Resources) == 2 && len(si.Resources[1].Objects) == 1 && !si.Resources[1].Prune
+		return len(si.Resources) == 2 && len(si.Resources[1].Objects) == 1 && !si.Resources[1].Prune &&
+			si.Resources[1].Type == "python-env" && si.Resources[1].PythonVersion == "python3" && si.Resources[1].PyMirror == "https://pypi.example.com/simple"
 	})).Return(activities.SyncResult{Files: []activities.FileSync{{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development"), Path: "requirements.txt", Action: activities.ActionUploaded}}}, nil)
 }
 

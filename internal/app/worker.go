@@ -35,7 +35,7 @@ type WorkerConfig struct {
 	// MaxConcurrentActivities bounds the activities one worker runs at once (uploads included).
 	MaxConcurrentActivities int `env:"WORKER_MAX_CONCURRENT_ACTIVITIES, default=50"`
 	// UploadConcurrency bounds the uploads of one provision running at once.
-	UploadConcurrency int `env:"UPLOAD_CONCURRENCY, default=8"`
+	UploadConcurrency int `env:"UPLOAD_CONCURRENCY, default=16"`
 	// StatConcurrency bounds the S3 HEAD requests of one artifact check.
 	StatConcurrency int `env:"S3_STAT_CONCURRENCY, default=8"`
 	// HTTPTimeout bounds one CDP or CDE request that is not an upload (uploads are bounded by
