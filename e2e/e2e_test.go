@@ -430,6 +430,16 @@ func TestRunsAreFindableByComponentAndHoldNoSecret(t *testing.T) {
 		assert.NotContains(t, st.logs.String(), secret)
 	}
 	assert.Contains(t, history.String(), "ResolveTarget", "the history was read")
+	// The worker's log lines of the run carry the component id beside the workflow and run ids.
+	var runLines int
+	for _, line := range strings.Split(st.logs.String(), "\n") {
+		if strings.Contains(line, `"WorkflowID":"`+ids[0]+`"`) && strings.Contains(line, `"ActivityType"`) {
+			runLines++
+			assert.Contains(t, line, `"componentID":"`+compID+`"`)
+			assert.Contains(t, line, `"RunID":"`)
+		}
+	}
+	assert.NotZero(t, runLines, "the activities logged")
 }
 
 func TestAPermanentCDERefusalFailsTheProvisionWithItsCause(t *testing.T) {

@@ -42,8 +42,9 @@ func DialTemporalWith(ctx context.Context, cfg TemporalConfig, logger *slog.Logg
 	opts := client.Options{
 		HostPort:  cfg.Address,
 		Namespace: cfg.Namespace,
-		// One logger for the process: the SDK's lines are JSON lines of the same slog handler.
-		Logger: tlog.NewStructuredLogger(logger),
+		// One logger for the process: the SDK's lines are JSON lines of the same slog handler, with
+		// the component id on every line of a run.
+		Logger: tlog.NewStructuredLogger(slog.New(withComponentID(logger.Handler()))),
 	}
 	if tel != nil {
 		if err := tel.TemporalClientOptions(&opts); err != nil {

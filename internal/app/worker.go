@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
@@ -106,7 +105,6 @@ func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.Rou
 // options (cmd/worker reports fatal errors to its liveness probe through it).
 func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities, tune ...func(*worker.Options)) worker.Worker {
 	opts := worker.Options{
-		Interceptors:                       []interceptor.WorkerInterceptor{&componentLogging{}},
 		MaxConcurrentActivityExecutionSize: cfg.MaxConcurrentActivities,
 		// Let running uploads finish (or heartbeat their progress) before the process exits.
 		WorkerStopTimeout: 30 * time.Second,
