@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,30 +75,42 @@ func TestMetricsAreServedForPrometheus(t *testing.T) {
 	a := call(t, http.MethodGet, srv.URL+"/metrics", nil)
 	require.Equal(t, http.StatusOK, a.status)
 	lines := strings.Split(string(a.body), "\n")
-	series := func(parts ...string) bool {
+	// value returns the sum of the samples whose line holds every part (0 when none does).
+	value := func(parts ...string) float64 {
+		total := 0.0
 		for _, l := range lines {
+			if strings.HasPrefix(l, "#") {
+				continue
+			}
 			all := true
 			for _, p := range parts {
 				all = all && strings.Contains(l, p)
 			}
-			if all {
-				return true
+			if !all {
+				continue
 			}
+			fields := strings.Fields(l)
+			v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+			require.NoError(t, err, l)
+			total += v
 		}
-		return false
+		return total
 	}
 	for _, want := range [][]string{
 		{"cde_api_requests_total{", `method="POST"`, `route="/v1/provision"`, `status="200"`}, // API requests
-		{"cde_api_request_duration_seconds_bucket{", `route="/v1/provision"`},                 // and their latency
+		{"cde_api_request_duration_seconds_count{", `route="/v1/provision"`},                  // and their latency
 		{"temporal_request_total{"}, // the Temporal SDK's metrics
-		{"temporal_activity_execution_latency_seconds_bucket{", `activity_type="SyncFiles"`},             //
+		{"temporal_activity_execution_latency_seconds_count{", `activity_type="SyncFiles"`},              //
+		{"temporal_workflow_task_execution_latency_seconds_count{", `workflow_type="cde.Provision"`},     //
 		{"cde_outgoing_requests_total{", `operation="jobs.create"`, `outcome="success"`, `system="cde"`}, // CDE calls
+		{"cde_outgoing_requests_total{", `operation="resources.file.put"`, `system="cde"`},               //
 		{"cde_outgoing_requests_total{", `operation="de.listServices"`, `system="cdp"`},                  // CDP calls
-		{"cde_uploaded_bytes_total"},                   // bytes uploaded
-		{"cde_s3_requests_total{", `operation="stat"`}, // S3 requests
-		{"go_goroutines"},                              // the runtime
+		{"cde_uploaded_bytes_total"},                                        // bytes uploaded
+		{"cde_s3_requests_total{", `operation="stat"`, `outcome="success"`}, // S3 requests
+		{"cde_artifact_files_total{", `action="uploaded"`},                  // files synced
+		{"go_goroutines"}, // the runtime
 	} {
-		assert.True(t, series(want...), "a series with %q", want)
+		assert.Positive(t, value(want...), "a non-zero series with %q", want)
 	}
 	assert.NotContains(t, string(a.body), "v1.", "no token or raw path in any label")
 }
