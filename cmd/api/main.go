@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,10 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sethvargo/go-envconfig"
-
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
-	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/internal/version"
 )
 
@@ -30,7 +28,8 @@ func main() {
 		fmt.Println(version.String("api"))
 		return
 	}
-	if err := run(); err != nil {
+	// A signal while starting (Temporal not reachable yet) is a clean stop, not a failure.
+	if err := run(); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
 	}
@@ -40,19 +39,12 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var cfg config
-	if err := envconfig.Process(ctx, &cfg); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	logger := app.NewLogger(cfg.Log, os.Stderr)
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "cde-spark-provisioner-api", Version: version.Version, Logger: logger})
+	p, err := app.StartProcess(ctx, "api", &cfg, &cfg.Log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(shutdownCtx)
-	}()
+	defer p.Close()
+	logger, tel := p.Logger, p.Telemetry
 	tc, err := app.DialTemporalWith(ctx, cfg.API.Temporal, logger, time.Minute, tel)
 	if err != nil {
 		return err

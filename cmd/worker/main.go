@@ -16,14 +16,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sethvargo/go-envconfig"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
 	"github.com/witboost-community/cde-spark-provisioner/internal/health"
-	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/internal/version"
 )
 
@@ -40,7 +38,8 @@ func main() {
 		fmt.Println(version.String("worker"))
 		return
 	}
-	if err := run(); err != nil {
+	// A signal while starting (Temporal not reachable yet) is a clean stop, not a failure.
+	if err := run(); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
@@ -50,19 +49,12 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var cfg config
-	if err := envconfig.Process(ctx, &cfg); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	logger := app.NewLogger(cfg.Log, os.Stderr)
-	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "cde-spark-provisioner-worker", Version: version.Version, Logger: logger})
+	p, err := app.StartProcess(ctx, "worker", &cfg, &cfg.Log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(shutdownCtx)
-	}()
+	defer p.Close()
+	logger, tel := p.Logger, p.Telemetry
 
 	// The probes are served before Temporal is dialled (that waits up to a minute when the
 	// server starts alongside): the pod is alive and not ready meanwhile, not restarted.
