@@ -148,7 +148,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	printBanner(sim, s3, caPath, requests)
+	printBanner(sim, s3, caPath, requests, acfg)
 
 	select {
 	case <-ctx.Done():
@@ -235,17 +235,30 @@ func writeRequests() (map[string]string, error) {
 	return out, nil
 }
 
-func printBanner(sim *cdesim.Sim, s3 *s3local.Server, caPath string, requests map[string]string) {
+func printBanner(sim *cdesim.Sim, s3 *s3local.Server, caPath string, requests map[string]string, acfg app.APIConfig) {
+	// The API's address and access settings may come from the environment (see the README).
+	apiURL := "http://" + acfg.HTTPAddr
+	curlOpts := ""
+	if acfg.TLSCertFile != "" {
+		apiURL = "https://" + acfg.HTTPAddr
+		curlOpts += " --cacert <the CA of TLS_CERT_FILE>"
+		if acfg.TLSClientCAFile != "" {
+			curlOpts += " --cert <client cert> --key <client key>"
+		}
+	}
+	if acfg.AuthTokenFile != "" {
+		curlOpts += fmt.Sprintf(" -H \"Authorization: Bearer $(cat %s)\"", acfg.AuthTokenFile)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nThe CDE Spark provisioner is running locally.\n\n")
-	fmt.Fprintf(&b, "  Tech Adapter API   http://%s   (GET /health, GET /metrics)\n", apiAddr)
+	fmt.Fprintf(&b, "  Tech Adapter API   %s   (GET /health, GET /metrics)\n", apiURL)
 	fmt.Fprintf(&b, "  Temporal Web UI    http://%s   (every run, by component: CdeComponentId = \"...\")\n", temporalUI)
 	fmt.Fprintf(&b, "  Temporal frontend  %s\n", temporalAddr)
 	fmt.Fprintf(&b, "  CDP simulator      %s   (CA: %s)\n", sim.ControlPlaneURL(), caPath)
 	fmt.Fprintf(&b, "  Local S3           %s   (bucket artifacts, path-style)\n", s3.URL())
 	fmt.Fprintf(&b, "  Logs               .data/stack.log, .data/temporal.log\n\n")
 	fmt.Fprintf(&b, "Provision the sample Spark job:\n\n")
-	fmt.Fprintf(&b, "  curl -s http://%s/v1/provision -H 'Content-Type: application/json' -d @%s\n\n", apiAddr, requests["spark-jar"])
+	fmt.Fprintf(&b, "  curl -s%s %s/v1/provision -H 'Content-Type: application/json' -d @%s\n\n", curlOpts, apiURL, requests["spark-jar"])
 	fmt.Fprintf(&b, "Then validate or unprovision it with /v1/validate and /v1/unprovision and the same body.\n")
 	fmt.Fprintf(&b, "Other samples: ")
 	first := true
