@@ -1325,17 +1325,7 @@ func TestIntegrationNoSecretInAnyError(t *testing.T) {
 }
 
 func TestDownloadSmallFile(t *testing.T) {
-	sim := cdesim.StartForTest(t, cdesim.DemoSeed(), cdesim.Options{})
-	svc, _ := sim.Service(cdesim.DemoService)
-	vc, _ := sim.VC(cdesim.DemoService, cdesim.DemoVC)
-	tokens, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: cdesim.DemoUser, Password: cdesim.DemoPassword, HTTPClient: sim.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := cde.NewJobsClient(vc.APIURL, tokens.ForHost(svc.ClusterFqdn), sim.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
+	jobs := startEnv(t, cdesim.DemoSeed(), cdesim.Options{}).jobs
 	ctx := context.Background()
 	if err := jobs.CreateResource(ctx, cde.CreateResourceRequest{Name: "r", Type: cde.ResourceTypeFiles}); err != nil {
 		t.Fatal(err)
@@ -1358,17 +1348,8 @@ func TestDownloadSmallFile(t *testing.T) {
 }
 
 func TestUploadFileFromReopensTheContentAfterARefusedToken(t *testing.T) {
-	sim := cdesim.StartForTest(t, cdesim.DemoSeed(), cdesim.Options{})
-	svc, _ := sim.Service(cdesim.DemoService)
-	vc, _ := sim.VC(cdesim.DemoService, cdesim.DemoVC)
-	tokens, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: cdesim.DemoUser, Password: cdesim.DemoPassword, HTTPClient: sim.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := cde.NewJobsClient(vc.APIURL, tokens.ForHost(svc.ClusterFqdn), sim.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := startEnv(t, cdesim.DemoSeed(), cdesim.Options{})
+	sim, jobs, vcID := e.sim, e.jobs, e.vc.VcID
 	ctx := context.Background()
 	if err := jobs.CreateResource(ctx, cde.CreateResourceRequest{Name: "r", Type: cde.ResourceTypeFiles}); err != nil {
 		t.Fatal(err)
@@ -1386,7 +1367,7 @@ func TestUploadFileFromReopensTheContentAfterARefusedToken(t *testing.T) {
 	if opened != 2 || closed != 2 {
 		t.Fatalf("opened %d, closed %d: want 2 and 2", opened, closed)
 	}
-	got, ok := sim.FileBytes(vc.VCID, "r", "a.txt")
+	got, ok := sim.FileBytes(vcID, "r", "a.txt")
 	if !ok || string(got) != "reopenable content" {
 		t.Fatalf("stored %q", got)
 	}

@@ -218,12 +218,7 @@ func (s *Sim) listResources(w http.ResponseWriter, r *http.Request, c *vc) {
 		items = append(items, s.resourceViewLocked(res, withFiles))
 	}
 	s.mu.Unlock()
-	page, meta, err := paginate(r, items, "name")
-	if err != nil {
-		writeVCError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"resources": page, "meta": meta})
+	writeList(w, r, "resources", items, "name")
 }
 
 func (s *Sim) deleteResource(w http.ResponseWriter, r *http.Request, c *vc) {

@@ -368,12 +368,7 @@ func (s *Sim) listJobs(w http.ResponseWriter, r *http.Request, c *vc) {
 		items = append(items, j.view())
 	}
 	s.mu.Unlock()
-	page, meta, err := paginate(r, items, "name")
-	if err != nil {
-		writeVCError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": page, "meta": meta})
+	writeList(w, r, "jobs", items, "name")
 }
 
 func (run *jobRun) view() map[string]any {
@@ -489,12 +484,18 @@ func (s *Sim) listRuns(w http.ResponseWriter, r *http.Request, c *vc) {
 		items = append(items, run.view())
 	}
 	s.mu.Unlock()
-	page, meta, err := paginate(r, items, "id")
+	writeList(w, r, "runs", items, "id")
+}
+
+// writeList answers a list endpoint: the page of items the query asks for (filters, order,
+// limit/offset) under field, with its meta; a bad query is a 400.
+func writeList(w http.ResponseWriter, r *http.Request, field string, items []map[string]any, defaultOrder string) {
+	page, meta, err := paginate(r, items, defaultOrder)
 	if err != nil {
 		writeVCError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": page, "meta": meta})
+	writeJSON(w, http.StatusOK, map[string]any{field: page, "meta": meta})
 }
 
 var filterRe = regexp.MustCompile(`^([A-Za-z0-9_.]+)\[([a-z]+)\](.*)$`)
