@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -18,7 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
+
+	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
 )
 
 // Tokens of the same length, so that a rotation changes neither the file's size nor the
@@ -31,31 +30,6 @@ const (
 // authorised is what a protected route answers once the call is let through: a malformed body
 // is a 400 before anything needs Temporal.
 const authorised = http.StatusBadRequest
-
-// healthyTemporal answers /health's check; nothing else of the client is used by these tests.
-type healthyTemporal struct{ client.Client }
-
-func (healthyTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
-	return &client.CheckHealthResponse{}, nil
-}
-
-// syncBuffer collects log lines written by concurrent requests.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // clock is the injected clock of a TokenFile.
 type clock struct {
@@ -77,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type authFixture struct {
 	router http.Handler
-	logs   *syncBuffer
+	logs   *testsupport.SyncBuffer
 	clock  *clock
 }
 
@@ -85,9 +59,9 @@ type authFixture struct {
 // they share the fixture's logger and clock.
 func newAuthFixture(t *testing.T, auth func(f *authFixture) Auth) *authFixture {
 	t.Helper()
-	f := &authFixture{logs: &syncBuffer{}, clock: &clock{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}}
+	f := &authFixture{logs: &testsupport.SyncBuffer{}, clock: &clock{now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}}
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
-	srv := New(Config{TaskQueue: "q", Auth: auth(f)}, healthyTemporal{}, logger)
+	srv := New(Config{TaskQueue: "q", Auth: auth(f)}, testsupport.HealthyTemporal{}, logger)
 	f.router = srv.Router()
 	return f
 }

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
 	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
+	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
 	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
 
@@ -43,7 +43,7 @@ type stack struct {
 	s3           *s3local.Server
 	acts         *activities.Activities
 	workerCf     app.WorkerConfig
-	logs         *syncBuffer
+	logs         *testsupport.SyncBuffer
 }
 
 var st *stack
@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) (int, error) {
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// Telemetry as in production, spans kept in memory so tests can follow a request.
@@ -197,22 +197,4 @@ func temporalBinary() (string, error) {
 		return "", fmt.Errorf("build the pinned Temporal CLI in %s: %w: %s", dir, err, stderr.String())
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-// syncBuffer collects the worker's logs for the secrets test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

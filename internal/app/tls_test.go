@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,13 +16,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
+
+	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
 )
 
 // authorised is what a protected route answers once the call is let through: a malformed body
@@ -31,30 +30,6 @@ import (
 const authorised = http.StatusBadRequest
 
 const testToken = "tok-7b1e4c2a9d8f6e5c3b2a1f0e9d8c7b6a"
-
-// healthyTemporal answers /health's check; nothing else of the client is used here.
-type healthyTemporal struct{ client.Client }
-
-func (healthyTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
-	return &client.CheckHealthResponse{}, nil
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // pki issues ECDSA P-256 certificates into a test's temporary directory.
 type pki struct {
@@ -150,7 +125,7 @@ func copyFile(t *testing.T, p *pki, from, to string) {
 }
 
 // runAPI serves RunAPI on a 127.0.0.1 listener until the test ends.
-func runAPI(t *testing.T, change func(*APIConfig)) (string, *syncBuffer) {
+func runAPI(t *testing.T, change func(*APIConfig)) (string, *testsupport.SyncBuffer) {
 	t.Helper()
 	cfg := APIConfig{
 		Temporal:        TemporalConfig{Namespace: "default", TaskQueue: "q"},
@@ -161,11 +136,11 @@ func runAPI(t *testing.T, change func(*APIConfig)) (string, *syncBuffer) {
 	change(&cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- RunAPI(ctx, cfg, healthyTemporal{}, ln, logger) }()
+	go func() { done <- RunAPI(ctx, cfg, testsupport.HealthyTemporal{}, ln, logger) }()
 	t.Cleanup(func() {
 		cancel()
 		assert.NoError(t, <-done)
@@ -460,7 +435,7 @@ func TestAccessConfigErrorsStopTheStart(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
 			defer ln.Close()
-			err = RunAPI(context.Background(), cfg, healthyTemporal{}, ln, slog.New(slog.DiscardHandler))
+			err = RunAPI(context.Background(), cfg, testsupport.HealthyTemporal{}, ln, slog.New(slog.DiscardHandler))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.err)
 		})
