@@ -3,7 +3,7 @@ GO ?= go
 # The race detector needs cgo; the machines this runs on have gcc.
 export CGO_ENABLED ?= 1
 
-.PHONY: test vet run temporal-cli helm-cli fmt fuzz bench
+.PHONY: test vet run temporal-cli helm-cli fmt fuzz bench histories
 
 ## run: the full local stack (Temporal dev server + Web UI, CDE simulator, local S3, worker, API)
 run:
@@ -41,3 +41,11 @@ fuzz:
 BENCH_FLAGS ?=
 bench: temporal-cli
 	$(GO) run ./bench -via 'make bench' $(BENCH_FLAGS)
+
+## histories: record the history of every workflow path from the local stack (the pinned Temporal
+## dev server, the CDE simulator, the local S3, the real worker and API) into
+## workflows/testdata/histories/$(HISTORIES_LABEL), which workflows/replay_test.go replays on every
+## make test. Bump HISTORIES_LABEL with each landed change of the workflow code.
+HISTORIES_LABEL ?= v2
+histories: temporal-cli
+	$(GO) test -count=1 -run '^TestEveryPathRecordsAHistoryThatReplays$$' ./e2e/ -args -record-histories=$(CURDIR)/workflows/testdata/histories/$(HISTORIES_LABEL)

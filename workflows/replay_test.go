@@ -1,0 +1,85 @@
+package workflows
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+)
+
+// historiesDir holds, per landed version of the workflow code, the histories of real runs of
+// every path (recorded by `make histories` from the local stack: the Temporal dev server, the
+// CDE simulator, the local S3). Each version stays here as long as its code path exists: a
+// worker of this code may be handed any of those runs in the middle of a rolling upgrade.
+const historiesDir = "testdata/histories"
+
+// recordedPaths are the paths every version's histories cover (e2e/histories_test.go).
+var recordedPaths = []string{
+	"jar-provision", "unchanged-redeploy", "pyspark", "pyspark-env", "changed-files",
+	"failed-provision", "invalid-descriptor", "unprovision", "unprovision-skipped",
+	"validate-valid", "validate-invalid",
+}
+
+func quietLogger() log.Logger {
+	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// versions lists the recorded versions, oldest name first.
+func versions(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(historiesDir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	require.NotEmpty(t, out, "no recorded histories under %s", historiesDir)
+	return out
+}
+
+// TestRecordedHistoriesReplay replays the history of every path of every landed version against
+// today's workflow code. A failure is a change that would break the runs in flight during a
+// rolling upgrade: guard it with workflow.GetVersion (versions.go) instead of editing a history.
+func TestRecordedHistoriesReplay(t *testing.T) {
+	for _, v := range versions(t) {
+		for _, p := range recordedPaths {
+			t.Run(v+"/"+p, func(t *testing.T) {
+				file := filepath.Join(historiesDir, v, p+".json")
+				require.FileExists(t, file, "every version keeps a history of every path")
+				replayer := worker.NewWorkflowReplayer()
+				Register(replayer)
+				require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file))
+			})
+		}
+	}
+}
+
+// TestEveryRecordedHistoryIsOfAKnownPath keeps the directory honest: a history that is not one
+// of the paths above would be replayed without anyone knowing what it covers.
+func TestEveryRecordedHistoryIsOfAKnownPath(t *testing.T) {
+	known := map[string]bool{}
+	for _, p := range recordedPaths {
+		known[p+".json"] = true
+	}
+	for _, v := range versions(t) {
+		files, err := filepath.Glob(filepath.Join(historiesDir, v, "*"))
+		require.NoError(t, err)
+		for _, f := range files {
+			name := filepath.Base(f)
+			if strings.HasSuffix(name, ".md") {
+				continue
+			}
+			require.True(t, known[name], "%s is not a recorded path", f)
+		}
+	}
+}
