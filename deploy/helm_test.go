@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"os/exec"
@@ -59,6 +60,13 @@ type (
 	deploymentSpec struct {
 		Replicas *int     `yaml:"replicas"`
 		Selector selector `yaml:"selector"`
+		Strategy struct {
+			Type          string `yaml:"type"`
+			RollingUpdate *struct {
+				MaxSurge       any `yaml:"maxSurge"`
+				MaxUnavailable any `yaml:"maxUnavailable"`
+			} `yaml:"rollingUpdate"`
+		} `yaml:"strategy"`
 		Template struct {
 			Metadata metadata `yaml:"metadata"`
 			Spec     podSpec  `yaml:"spec"`
@@ -70,15 +78,22 @@ type (
 		TerminationGracePeriodSeconds int         `yaml:"terminationGracePeriodSeconds"`
 		SecurityContext               podSecurity `yaml:"securityContext"`
 		Containers                    []container `yaml:"containers"`
-		Volumes                       []struct {
-			Name      string `yaml:"name"`
-			ConfigMap *struct {
-				Name string `yaml:"name"`
-			} `yaml:"configMap"`
-			Secret *struct {
-				SecretName string `yaml:"secretName"`
-			} `yaml:"secret"`
-		} `yaml:"volumes"`
+		Volumes                       []volume    `yaml:"volumes"`
+	}
+	volume struct {
+		Name      string `yaml:"name"`
+		ConfigMap *struct {
+			Name  string       `yaml:"name"`
+			Items []volumeItem `yaml:"items"`
+		} `yaml:"configMap"`
+		Secret *struct {
+			SecretName string       `yaml:"secretName"`
+			Items      []volumeItem `yaml:"items"`
+		} `yaml:"secret"`
+	}
+	volumeItem struct {
+		Key  string `yaml:"key"`
+		Path string `yaml:"path"`
 	}
 	podSecurity struct {
 		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
@@ -263,6 +278,41 @@ func fileSource(pod podSpec, c container, path string) string {
 				return "secret " + v.Secret.SecretName
 			case v.ConfigMap != nil:
 				return "configMap " + v.ConfigMap.Name
+			}
+		}
+	}
+	return ""
+}
+
+// fileKey says which key of which Secret or ConfigMap the file at path is: "secret <name> key
+// <key>" (or "configMap ..."), "" when no volume mounted without subPath holds it. A volume
+// without items holds every key under its own name.
+func fileKey(pod podSpec, c container, path string) string {
+	for _, m := range c.VolumeMounts {
+		rel, ok := strings.CutPrefix(path, m.MountPath+"/")
+		if m.SubPath != "" || !ok {
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name != m.Name {
+				continue
+			}
+			source, items := "", []volumeItem(nil)
+			switch {
+			case v.Secret != nil:
+				source, items = "secret "+v.Secret.SecretName, v.Secret.Items
+			case v.ConfigMap != nil:
+				source, items = "configMap "+v.ConfigMap.Name, v.ConfigMap.Items
+			default:
+				return ""
+			}
+			if len(items) == 0 {
+				return source + " key " + rel
+			}
+			for _, it := range items {
+				if it.Path == rel {
+					return source + " key " + it.Key
+				}
 			}
 		}
 	}
@@ -497,8 +547,12 @@ func TestHelmTemplate(t *testing.T) {
 			t.Run("the processes get the README's variables", func(t *testing.T) {
 				// A variable whose README default is "off" (or left to the system or the AWS SDK)
 				// is set only when its value is; the production values set every one.
+				// The Temporal connection's optional variables (TLS, API key, profile) depend on
+				// which way of connecting the values choose: TestHelmTemplateTemporalConnection
+				// checks them.
 				unsetByDefault := func(v string) bool {
-					return !tt.full && slices.Contains([]string{"off", "system", "AWS SDK defaults"}, defaults[v])
+					return slices.Contains(temporalConnectionVars, v) ||
+						!tt.full && slices.Contains([]string{"off", "system", "AWS SDK defaults"}, defaults[v])
 				}
 				for proc, c := range map[string]container{"api": apiC, "worker": workerC} {
 					for _, v := range vars[proc] {
@@ -513,6 +567,14 @@ func TestHelmTemplate(t *testing.T) {
 					if a.Value == nil || w.Value == nil || *a.Value != *w.Value {
 						t.Errorf("%s differs between the api and the worker", v)
 					}
+				}
+				sameTemporalConnection(t, api.Template.Spec, worker.Template.Spec)
+			})
+			t.Run("the worker rolls out as docs/operations.md says: surge one, then drain one, within the grace period", func(t *testing.T) {
+				st := worker.Strategy
+				if st.Type != "RollingUpdate" || st.RollingUpdate == nil ||
+					fmt.Sprint(st.RollingUpdate.MaxSurge) != "1" || fmt.Sprint(st.RollingUpdate.MaxUnavailable) != "0" {
+					t.Errorf("worker strategy %+v (rollingUpdate %+v), want RollingUpdate with maxSurge 1 and maxUnavailable 0", st, st.RollingUpdate)
 				}
 			})
 			t.Run("the extra CA is mounted where SSL_CERT_FILE points", func(t *testing.T) {

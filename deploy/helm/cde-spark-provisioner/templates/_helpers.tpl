@@ -60,16 +60,83 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* Environment shared by the api and the worker. */}}
+{{/*
+Checks of the Temporal connection values: a setting that would be ignored, or a pod that
+could never connect, fails the install rather than the pods.
+*/}}
+{{- define "csp.temporalChecks" -}}
+{{- $t := .Values.temporal }}
+{{- $cf := $t.configFile }}
+{{- if and $cf.existingSecret $cf.configMap }}
+{{- fail "temporal.configFile: set existingSecret or configMap, not both" }}
+{{- end }}
+{{- if not (or $t.address $cf.existingSecret $cf.configMap) }}
+{{- fail "temporal.address is required (or a profile file in temporal.configFile that gives the address)" }}
+{{- end }}
+{{- if and $t.profile (not (or $cf.existingSecret $cf.configMap)) }}
+{{- fail "temporal.profile names a profile of temporal.configFile: set temporal.configFile.existingSecret or temporal.configFile.configMap" }}
+{{- end }}
+{{- if and (not $t.tls.enabled) (or $t.tls.existingSecret $t.tls.serverCASecret $t.tls.serverName) }}
+{{- fail "temporal.tls.existingSecret, serverCASecret and serverName are used only with temporal.tls.enabled=true" }}
+{{- end }}
+{{- end }}
+
+{{/* TLS towards Temporal is on: asked for, or implied by an API key (Temporal Cloud needs it). */}}
+{{- define "csp.temporalTLS" -}}
+{{- if or .Values.temporal.tls.enabled .Values.temporal.apiKey.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/*
+Environment shared by the api and the worker. The Temporal connection's optional variables
+are rendered only when their value is set: an empty TEMPORAL_TLS_* variable is not "unset" to
+Temporal's loader (it would turn TLS on).
+*/}}
 {{- define "csp.commonEnv" -}}
+{{- include "csp.temporalChecks" . }}
+{{- $t := .Values.temporal }}
+{{- with $t.address }}
 - name: TEMPORAL_ADDRESS
-  value: {{ required "temporal.address is required" .Values.temporal.address | quote }}
+  value: {{ . | quote }}
+{{- end }}
+{{- with $t.namespace }}
 - name: TEMPORAL_NAMESPACE
-  value: {{ .Values.temporal.namespace | quote }}
+  value: {{ . | quote }}
+{{- end }}
 - name: TEMPORAL_TASK_QUEUE
-  value: {{ .Values.temporal.taskQueue | quote }}
+  value: {{ $t.taskQueue | quote }}
 - name: TEMPORAL_SEARCH_ATTRIBUTES
-  value: {{ .Values.temporal.searchAttributes | quote }}
+  value: {{ $t.searchAttributes | quote }}
+{{- if include "csp.temporalTLS" . }}
+- name: TEMPORAL_TLS
+  value: "true"
+{{- end }}
+{{- if $t.tls.enabled }}
+{{- with $t.tls.existingSecret }}
+- name: TEMPORAL_TLS_CLIENT_CERT_PATH
+  value: /etc/cde-spark-provisioner/temporal/client/{{ $t.tls.certKey }}
+- name: TEMPORAL_TLS_CLIENT_KEY_PATH
+  value: /etc/cde-spark-provisioner/temporal/client/{{ $t.tls.keyKey }}
+{{- end }}
+{{- with $t.tls.serverCASecret }}
+- name: TEMPORAL_TLS_SERVER_CA_CERT_PATH
+  value: /etc/cde-spark-provisioner/temporal/server-ca/{{ $t.tls.serverCAKey }}
+{{- end }}
+{{- with $t.tls.serverName }}
+- name: TEMPORAL_TLS_SERVER_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- with $t.apiKey.existingSecret }}
+{{- include "csp.secretEnv" (dict "name" "TEMPORAL_API_KEY" "secret" . "key" $t.apiKey.key) | nindent 0 }}
+{{- end }}
+{{- if or $t.configFile.existingSecret $t.configFile.configMap }}
+- name: TEMPORAL_CONFIG_FILE
+  value: /etc/cde-spark-provisioner/temporal/config/{{ $t.configFile.key }}
+{{- end }}
+{{- with $t.profile }}
+- name: TEMPORAL_PROFILE
+  value: {{ . | quote }}
+{{- end }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{- with .Values.otlpEndpoint }}
@@ -82,8 +149,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* The extra CA volume and its mount, when extraCA.configMap is set. */}}
-{{- define "csp.caVolume" -}}
+{{/*
+Volumes of both processes: the extra CA, and the Temporal connection's files (client
+certificate and key, server CA, profile file), each a whole Secret or ConfigMap mounted as a
+directory, never through subPath, so that a renewed certificate reaches the running pod.
+*/}}
+{{- define "csp.commonVolumes" -}}
 {{- if .Values.extraCA.configMap }}
 - name: extra-ca
   configMap:
@@ -92,12 +163,60 @@ app.kubernetes.io/component: {{ .component }}
       - key: {{ .Values.extraCA.key }}
         path: {{ .Values.extraCA.key }}
 {{- end }}
+{{- $t := .Values.temporal }}
+{{- if $t.tls.enabled }}
+{{- with $t.tls.existingSecret }}
+- name: temporal-client-cert
+  secret:
+    secretName: {{ . }}
+    items:
+      - {key: {{ $t.tls.certKey }}, path: {{ $t.tls.certKey }}}
+      - {key: {{ $t.tls.keyKey }}, path: {{ $t.tls.keyKey }}}
+{{- end }}
+{{- with $t.tls.serverCASecret }}
+- name: temporal-server-ca
+  secret:
+    secretName: {{ . }}
+    items:
+      - {key: {{ $t.tls.serverCAKey }}, path: {{ $t.tls.serverCAKey }}}
+{{- end }}
+{{- end }}
+{{- with $t.configFile.existingSecret }}
+- name: temporal-config
+  secret:
+    secretName: {{ . }}
+    items:
+      - {key: {{ $t.configFile.key }}, path: {{ $t.configFile.key }}}
+{{- end }}
+{{- with $t.configFile.configMap }}
+- name: temporal-config
+  configMap:
+    name: {{ . }}
+    items:
+      - {key: {{ $t.configFile.key }}, path: {{ $t.configFile.key }}}
+{{- end }}
 {{- end }}
 
-{{- define "csp.caMount" -}}
+{{- define "csp.commonMounts" -}}
 {{- if .Values.extraCA.configMap }}
 - name: extra-ca
   mountPath: /etc/cde-spark-provisioner/ca
+  readOnly: true
+{{- end }}
+{{- $t := .Values.temporal }}
+{{- if and $t.tls.enabled $t.tls.existingSecret }}
+- name: temporal-client-cert
+  mountPath: /etc/cde-spark-provisioner/temporal/client
+  readOnly: true
+{{- end }}
+{{- if and $t.tls.enabled $t.tls.serverCASecret }}
+- name: temporal-server-ca
+  mountPath: /etc/cde-spark-provisioner/temporal/server-ca
+  readOnly: true
+{{- end }}
+{{- if or $t.configFile.existingSecret $t.configFile.configMap }}
+- name: temporal-config
+  mountPath: /etc/cde-spark-provisioner/temporal/config
   readOnly: true
 {{- end }}
 {{- end }}
@@ -105,7 +224,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The api's volumes: the extra CA, and the access-control files (whole Secret and ConfigMap
 mounts, never subPath, so that rotations reach the running pod). */}}
 {{- define "csp.apiVolumes" -}}
-{{- include "csp.caVolume" . }}
+{{- include "csp.commonVolumes" . }}
 {{- with .Values.api.auth.tokenSecret }}
 - name: auth-token
   secret:
@@ -133,7 +252,7 @@ mounts, never subPath, so that rotations reach the running pod). */}}
 {{- end }}
 
 {{- define "csp.apiMounts" -}}
-{{- include "csp.caMount" . }}
+{{- include "csp.commonMounts" . }}
 {{- if .Values.api.auth.tokenSecret }}
 - name: auth-token
   mountPath: /etc/cde-spark-provisioner/auth
