@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,7 +23,14 @@ import (
 // process environment is left out so that the test sees the same project on every machine.
 func loadCompose(t *testing.T, envFile string) *types.Project {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
+	return loadComposeFiles(t, []string{"../docker-compose.yml"}, envFile)
+}
+
+// loadComposeFiles is loadCompose of several compose files (`docker compose -f … -f …`), the
+// later ones overriding the earlier.
+func loadComposeFiles(t *testing.T, files []string, envFile string) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions(files,
 		cli.WithWorkingDirectory(".."),
 		cli.WithName("cde-spark-provisioner"),
 		cli.WithEnvFiles(envFile),
@@ -34,7 +42,7 @@ func loadCompose(t *testing.T, envFile string) *types.Project {
 	}
 	p, err := opts.LoadProject(context.Background())
 	if err != nil {
-		t.Fatalf("load docker-compose.yml with %s: %v", envFile, err)
+		t.Fatalf("load %v with %s: %v", files, envFile, err)
 	}
 	return p
 }
@@ -221,7 +229,13 @@ func TestComposeProvisionerServices(t *testing.T) {
 	}
 	// README variables deliberately absent, with the reason.
 	absent := map[string]map[string]string{
-		"api": {"SSL_CERT_FILE": "the api makes no TLS call here: its Temporal connection is the stack's plaintext one"},
+		"api":    {"SSL_CERT_FILE": "the api makes no TLS call here: its Temporal connection is the stack's plaintext one"},
+		"worker": {},
+	}
+	for _, v := range temporalConnectionVars {
+		for _, proc := range []string{"api", "worker"} {
+			absent[proc][v] = "the stack's own Temporal is plaintext: deploy/compose/secured-temporal.yml passes it (TestComposeSecuredTemporal)"
+		}
 	}
 
 	for _, name := range []string{"api", "worker"} {
@@ -499,4 +513,119 @@ func TestComposeShellScriptsParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestComposeSecuredTemporal follows the documented way of pointing the compose stack at a
+// secured Temporal: an example appended to .env, and deploy/compose/secured-temporal.yml over
+// docker-compose.yml.
+func TestComposeSecuredTemporal(t *testing.T) {
+	const secretsDir, secretsMount = "deploy/compose/temporal-secrets", "/etc/cde-spark-provisioner/temporal"
+	tests := []struct {
+		name    string
+		example string // an env file of deploy/ (or, when it starts with a newline, its text)
+		want    map[string]string
+	}{
+		{
+			name:    "mutual TLS with a client certificate, a private CA and a server name",
+			example: "compose/temporal-mtls.env.example",
+			want: map[string]string{
+				"TEMPORAL_ADDRESS": "temporal.example.internal:7233", "TEMPORAL_NAMESPACE": "witboost", "TEMPORAL_TLS": "true",
+				"TEMPORAL_TLS_CLIENT_CERT_PATH":    secretsMount + "/client.crt",
+				"TEMPORAL_TLS_CLIENT_KEY_PATH":     secretsMount + "/client.key",
+				"TEMPORAL_TLS_SERVER_CA_CERT_PATH": secretsMount + "/ca.crt",
+				"TEMPORAL_TLS_SERVER_NAME":         "frontend.temporal.internal",
+				"TEMPORAL_SEARCH_ATTRIBUTES":       "true",
+			},
+		},
+		{
+			name:    "Temporal Cloud with an API key, search attributes registered in Cloud",
+			example: "compose/temporal-cloud.env.example",
+			want: map[string]string{
+				"TEMPORAL_ADDRESS": "us-east-1.aws.api.temporal.io:7233", "TEMPORAL_NAMESPACE": "witboost.a1b2c", "TEMPORAL_TLS": "true",
+				"TEMPORAL_API_KEY":           "replace-with-the-api-key",
+				"TEMPORAL_SEARCH_ATTRIBUTES": "false",
+			},
+		},
+		{
+			name:    "a profile file: address and namespace are the profile's unless .env sets them",
+			example: "\nTEMPORAL_CONFIG_FILE=" + secretsMount + "/temporal.toml\nTEMPORAL_PROFILE=prod\n",
+			want: map[string]string{
+				// .env.example's namespace line still applies; no address is passed at all.
+				"TEMPORAL_NAMESPACE": "default", "TEMPORAL_SEARCH_ATTRIBUTES": "true",
+				"TEMPORAL_CONFIG_FILE": secretsMount + "/temporal.toml", "TEMPORAL_PROFILE": "prod",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, err := os.ReadFile("../.env.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			example := []byte(tt.example)
+			if !strings.HasPrefix(tt.example, "\n") {
+				if example, err = os.ReadFile(tt.example); err != nil {
+					t.Fatal(err)
+				}
+				// An empty TEMPORAL_TLS_* variable is not "unset" to Temporal's loader (it turns
+				// TLS on): an example must show none.
+				if m := regexp.MustCompile(`(?m)^TEMPORAL_[A-Z_]*=\s*$`).Find(example); m != nil {
+					t.Errorf("%s sets %s to an empty value", tt.example, strings.TrimSpace(string(m)))
+				}
+			}
+			envFile := filepath.Join(t.TempDir(), ".env")
+			if err := os.WriteFile(envFile, append(append(base, '\n'), example...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p := loadComposeFiles(t, []string{"../docker-compose.yml", "compose/secured-temporal.yml"}, envFile)
+
+			if got := p.ServiceNames(); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"api", "worker"}) {
+				t.Errorf("services %v: want only the api and the worker (the stack's own Temporal is not started)", got)
+			}
+			for _, local := range []string{"postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui"} {
+				if _, ok := p.DisabledServices[local]; !ok {
+					t.Errorf("%s is still part of the project", local)
+				}
+			}
+			settings := map[string]map[string]string{}
+			for _, name := range []string{"api", "worker"} {
+				svc := service(t, p, name)
+				if len(svc.DependsOn) != 0 {
+					t.Errorf("%s depends on %v: nothing of the local stack runs", name, svc.DependsOn)
+				}
+				settings[name] = map[string]string{}
+				for v, val := range svc.Environment {
+					if strings.HasPrefix(v, "TEMPORAL_") && v != "TEMPORAL_TASK_QUEUE" && val != nil {
+						settings[name][v] = *val
+					}
+				}
+				if !maps.Equal(settings[name], tt.want) {
+					t.Errorf("%s Temporal variables %v, want %v", name, settings[name], tt.want)
+				}
+				for v, val := range settings[name] {
+					if !strings.HasSuffix(v, "_PATH") && v != "TEMPORAL_CONFIG_FILE" {
+						continue
+					}
+					mounted := false
+					for _, m := range svc.Volumes {
+						mounted = mounted || (strings.HasPrefix(val, m.Target+"/") && m.ReadOnly && m.Source == filepath.Join(p.WorkingDir, secretsDir))
+					}
+					if !mounted {
+						t.Errorf("%s %s=%s is not on the read-only mount of %s (%+v)", name, v, val, secretsDir, svc.Volumes)
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("the files' directory is git-ignored but for its README", func(t *testing.T) {
+		ignore, err := os.ReadFile("compose/temporal-secrets/.gitignore")
+		lines := strings.Fields(string(ignore))
+		if err != nil || !slices.Contains(lines, "*") || !slices.Contains(lines, "!README.md") {
+			t.Errorf("deploy/compose/temporal-secrets/.gitignore %q (%v): want * and !README.md", ignore, err)
+		}
+		if _, err := os.Stat("compose/temporal-secrets/README.md"); err != nil {
+			t.Error(err)
+		}
+	})
 }
