@@ -51,6 +51,10 @@ func FuzzDecode(f *testing.F) {
 			if !strings.HasPrefix(d.Component.Specific.JobName, strings.Split(d.Component.ID, ":")[3]) {
 				t.Fatalf("valid descriptor whose job name does not follow the component id: %q", text)
 			}
+			// What the API accepts, a workflow accepts after its input crossed Temporal as JSON.
+			if ps := descriptor.Recheck(roundTrip(t, d)); len(ps) > 0 {
+				t.Fatalf("Check accepted %q but Recheck refuses it: %v", text, ps)
+			}
 		}
 	})
 }

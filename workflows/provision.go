@@ -20,8 +20,15 @@ import (
 // never through history) → job upsert and read-back → result. Every step is idempotent, so a
 // retried or replayed run converges on the same job.
 func Provision(ctx workflow.Context, in Input) (Result, error) {
-	r := newRun(ctx, OpProvision, in)
-	d := in.Descriptor
+	return provision(newRun(ctx, OpProvision, in, nil))
+}
+
+func provision(r *run) (Result, error) {
+	ctx := r.ctx
+	if err := r.recheckInput(); err != nil {
+		return Result{}, err
+	}
+	d := r.in.Descriptor
 	s := d.Component.Specific
 
 	r.step("validation", fmt.Sprintf("Checking CDE service %s, virtual cluster %s and the artifacts", s.CDEService, s.CDECluster))

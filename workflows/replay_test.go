@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 )
 
 // historiesDir holds, per landed version of the workflow code, the histories of real runs of
@@ -31,8 +32,8 @@ func quietLogger() log.Logger {
 	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
-// versions lists the recorded versions, oldest name first.
-func versions(t *testing.T) []string {
+// recordedVersions lists the recorded versions, oldest name first.
+func recordedVersions(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(historiesDir)
 	require.NoError(t, err)
@@ -51,7 +52,7 @@ func versions(t *testing.T) []string {
 // today's workflow code. A failure is a change that would break the runs in flight during a
 // rolling upgrade: guard it with workflow.GetVersion (versions.go) instead of editing a history.
 func TestRecordedHistoriesReplay(t *testing.T) {
-	for _, v := range versions(t) {
+	for _, v := range recordedVersions(t) {
 		for _, p := range recordedPaths {
 			t.Run(v+"/"+p, func(t *testing.T) {
 				file := filepath.Join(historiesDir, v, p+".json")
@@ -71,7 +72,7 @@ func TestEveryRecordedHistoryIsOfAKnownPath(t *testing.T) {
 	for _, p := range recordedPaths {
 		known[p+".json"] = true
 	}
-	for _, v := range versions(t) {
+	for _, v := range recordedVersions(t) {
 		files, err := filepath.Glob(filepath.Join(historiesDir, v, "*"))
 		require.NoError(t, err)
 		for _, f := range files {
@@ -80,6 +81,60 @@ func TestEveryRecordedHistoryIsOfAKnownPath(t *testing.T) {
 				continue
 			}
 			require.True(t, known[name], "%s is not a recorded path", f)
+		}
+	}
+}
+
+// registerEdited registers the workflows under their names with every log entry passed through
+// edit, as if their log messages had been edited in the source.
+func registerEdited(r worker.WorkflowReplayer, edit func(workflow.Context, Log) []Log) {
+	r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in Input) (Result, error) {
+		return validate(newRun(ctx, OpValidate, in, edit))
+	}, workflow.RegisterOptions{Name: ValidateName})
+	r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in Input) (Result, error) {
+		return provision(newRun(ctx, OpProvision, in, edit))
+	}, workflow.RegisterOptions{Name: ProvisionName})
+	r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in Input) (Result, error) {
+		return unprovision(newRun(ctx, OpUnprovision, in, edit))
+	}, workflow.RegisterOptions{Name: UnprovisionName})
+}
+
+// TestEditingLogMessagesLeavesTheCommandsUnchanged replays histories recorded before an edit of
+// every log message (each one reworded, every other one removed, a new one added after each)
+// against the edited code: they replay, because a log line is not a command. The control edit
+// upserts a memo with each log line, as the first release did, and must not replay: the test
+// would see a change that adds commands.
+func TestEditingLogMessagesLeavesTheCommandsUnchanged(t *testing.T) {
+	reword := func(_ workflow.Context, l Log) []Log {
+		kept := l
+		kept.Message = "Reworded: " + strings.ToUpper(l.Message)
+		added := Log{Timestamp: l.Timestamp, Level: "DEBUG", Message: "a new message", Phase: l.Phase}
+		if len(l.Message)%2 == 0 {
+			return []Log{added} // the original message removed
+		}
+		return []Log{kept, added}
+	}
+	withMemo := func(ctx workflow.Context, l Log) []Log {
+		_ = workflow.UpsertMemo(ctx, map[string]any{"log": l.Message})
+		return []Log{l}
+	}
+	vs := recordedVersions(t)
+	for _, v := range vs {
+		for _, p := range recordedPaths {
+			t.Run(v+"/"+p, func(t *testing.T) {
+				file := filepath.Join(historiesDir, v, p+".json")
+				edited := worker.NewWorkflowReplayer()
+				registerEdited(edited, reword)
+				require.NoError(t, edited.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file))
+
+				if v != vs[len(vs)-1] {
+					return
+				}
+				control := worker.NewWorkflowReplayer()
+				registerEdited(control, withMemo)
+				require.Error(t, control.ReplayWorkflowHistoryFromJSONFile(quietLogger(), file),
+					"a memo upsert per log line is a command: the replay must notice it")
+			})
 		}
 	}
 }

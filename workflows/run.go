@@ -49,39 +49,116 @@ var (
 	}
 )
 
-// run is the state of one workflow execution: the input and the steps taken so far, which
-// become the logs of the answer (and the "step" memo the status endpoint shows while running).
+// run is the state of one workflow execution: the input, the branches it takes (versions.go)
+// and the steps taken so far, which become the logs of the answer and the progress the status
+// endpoint reads while it is going.
 type run struct {
 	ctx    workflow.Context
 	op     Operation
 	in     Input
+	v      versions
 	logs   []Log
 	logger log.Logger
+	// current is the latest step and its phase.
+	current, currentPhase string
+
+	// edit rewrites each log entry as it is recorded (nil: kept as is). Production never sets
+	// it; the replay tests do, to show that adding, removing or rewording log messages leaves a
+	// workflow's commands unchanged.
+	edit func(workflow.Context, Log) []Log
 }
 
-func newRun(ctx workflow.Context, op Operation, in Input) *run {
+// newRun starts the state of a run: its versions first (before any other command), then the
+// progress query, which is no command: it is answered from this state by a worker.
+func newRun(ctx workflow.Context, op Operation, in Input, edit func(workflow.Context, Log) []Log) *run {
 	// The SDK's logger carries the workflow and run ids, the worker's interceptor the component id.
 	logger := log.With(workflow.GetLogger(ctx), "operation", string(op))
-	return &run{ctx: ctx, op: op, in: in, logger: logger}
+	r := &run{ctx: ctx, op: op, in: in, logger: logger, edit: edit, v: decideVersions(ctx)}
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, r.progress); err != nil {
+		r.logger.Warn("cannot serve the progress query", "error", err)
+	}
+	return r
 }
 
-// step records a step: a log entry with the workflow's deterministic clock, and the memo the
-// status endpoint reads while the run is going (readable without a worker).
+// progress answers the QueryProgress query.
+func (r *run) progress() (Progress, error) {
+	return Progress{Operation: r.op, Phase: r.currentPhase, Step: r.current, Logs: r.logs}, nil
+}
+
+// step records a step: a log entry, the progress the status endpoint shows and the run's current
+// details in the Temporal UI. Neither is a command, so steps can be added, removed or reworded
+// freely. Runs from before changeProgressQuery upserted a memo instead, one command per step:
+// they keep doing so, for their histories to replay.
 func (r *run) step(phase, msg string) {
-	r.logs = append(r.logs, Log{Timestamp: workflow.Now(r.ctx).UTC(), Level: "INFO", Message: msg, Phase: phase})
-	r.logger.Info(msg, "phase", phase)
-	if err := workflow.UpsertMemo(r.ctx, map[string]any{MemoStep: msg}); err != nil {
-		r.logger.Warn("cannot record the step in the memo", "error", err)
+	r.currentPhase, r.current = phase, msg
+	r.record("INFO", phase, msg)
+	if r.v.stepMemo {
+		if err := workflow.UpsertMemo(r.ctx, map[string]any{MemoStep: msg}); err != nil {
+			r.logger.Warn("cannot record the step in the memo", "error", err)
+		}
+		return
 	}
+	workflow.SetCurrentDetails(r.ctx, "**"+string(r.op)+"** ("+phase+"): "+msg)
 }
 
 func (r *run) note(level, phase, msg string) {
-	r.logs = append(r.logs, Log{Timestamp: workflow.Now(r.ctx).UTC(), Level: level, Message: msg, Phase: phase})
-	if level == "ERROR" || level == "WARNING" {
-		r.logger.Warn(msg, "phase", phase)
-	} else {
-		r.logger.Info(msg, "phase", phase)
+	r.record(level, phase, msg)
+}
+
+// record appends a log entry (as edited, in tests) and writes it to the worker's log.
+func (r *run) record(level, phase, msg string) {
+	entries := []Log{{Timestamp: workflow.Now(r.ctx).UTC(), Level: level, Message: msg, Phase: phase}}
+	if r.edit != nil {
+		entries = r.edit(r.ctx, entries[0])
 	}
+	for _, l := range entries {
+		r.logs = append(r.logs, l)
+		if l.Level == "ERROR" || l.Level == "WARNING" {
+			r.logger.Warn(l.Message, "phase", l.Phase)
+		} else {
+			r.logger.Info(l.Message, "phase", l.Phase)
+		}
+	}
+}
+
+// recheckInput applies the descriptor's static rules to the input before anything else: a run
+// started directly on Temporal (CLI, UI, another client) must not get past the checks the API
+// makes, the job-name convention above all, which keeps a run from touching another
+// component's job. It fails the run, as refused, without any call to CDP or CDE. A validation
+// reports the problems the API found itself (Input.Problems); only others refuse it.
+func (r *run) recheckInput() error {
+	if !r.v.recheck {
+		return nil
+	}
+	d := &r.in.Descriptor
+	var problems descriptor.Problems
+	switch r.op {
+	case OpUnprovision:
+		problems = descriptor.RecheckUnprovision(d)
+	case OpValidate:
+		problems = undeclared(descriptor.Recheck(d), r.in.Problems)
+	default:
+		problems = descriptor.Recheck(d)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return r.invalid(problems)
+}
+
+// undeclared returns the problems of found at a field that declared does not mention.
+func undeclared(found, declared descriptor.Problems) descriptor.Problems {
+	fields := map[string]bool{}
+	for _, p := range declared {
+		fields[p.Field] = true
+	}
+	var out descriptor.Problems
+	for _, p := range found {
+		if !fields[p.Field] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (r *run) with(opts workflow.ActivityOptions) workflow.Context {

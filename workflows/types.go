@@ -97,9 +97,23 @@ const (
 	ErrTypeFailed = "ProvisioningFailed"
 )
 
-// Memo and search-attribute keys set on every run.
+// Memo keys set on every run by the API when it starts it.
 const (
 	MemoOperation   = "operation"
 	MemoRequestHash = "requestHash"
-	MemoStep        = "step"
+	// MemoStep is the step of runs from before changeProgressQuery, which upserted it at each
+	// step; later runs answer QueryProgress instead.
+	MemoStep = "step"
 )
+
+// QueryProgress is the query every workflow answers while it runs, with its Progress. A worker
+// answers it from the run's state: it adds nothing to the history.
+const QueryProgress = "progress"
+
+// Progress is where a run stands: its latest step and the steps taken so far.
+type Progress struct {
+	Operation Operation `json:"operation"`
+	Phase     string    `json:"phase,omitempty"`
+	Step      string    `json:"step,omitempty"`
+	Logs      []Log     `json:"logs,omitempty"`
+}

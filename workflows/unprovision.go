@@ -19,7 +19,15 @@ const SkippedPrefix = "Unprovision skipped"
 // retried and never taken for "missing". Deleting what is already gone is success. Artifacts are
 // not checked: a job must be removable after its jar was deleted from S3.
 func Unprovision(ctx workflow.Context, in Input) (Result, error) {
-	r := newRun(ctx, OpUnprovision, in)
+	return unprovision(newRun(ctx, OpUnprovision, in, nil))
+}
+
+func unprovision(r *run) (Result, error) {
+	ctx := r.ctx
+	if err := r.recheckInput(); err != nil {
+		return Result{}, err
+	}
+	in := r.in
 	s := in.Descriptor.Component.Specific
 
 	r.step("unprovision", fmt.Sprintf("Checking CDE service %s and virtual cluster %s", s.CDEService, s.CDECluster))

@@ -10,7 +10,14 @@ import (
 // problems the API found, the CDE service and virtual cluster, and the artifacts on S3, all in
 // one answer. An invalid descriptor is a completed validation with Valid false.
 func Validate(ctx workflow.Context, in Input) (Result, error) {
-	r := newRun(ctx, OpValidate, in)
+	return validate(newRun(ctx, OpValidate, in, nil))
+}
+
+func validate(r *run) (Result, error) {
+	if err := r.recheckInput(); err != nil {
+		return Result{}, err
+	}
+	in := r.in
 	s := in.Descriptor.Component.Specific
 	r.step("validation", fmt.Sprintf("Checking CDE service %s, virtual cluster %s and %d artifacts", s.CDEService, s.CDECluster, len(in.Descriptor.Artifacts())))
 	res, art, err := r.checks()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
@@ -300,4 +301,86 @@ func TestComponentIDFromWorkflowID(t *testing.T) {
 	assert.Equal(t, comp, workflows.ComponentIDFromWorkflowID(workflows.ValidateWorkflowID("development", comp, "0123456789abcdef")))
 	assert.Equal(t, "", workflows.ComponentIDFromWorkflowID("billing/42"))
 	assert.Equal(t, "", workflows.ComponentIDFromWorkflowID("cde-spark/no-component"))
+}
+
+// TestAWorkflowStartedDirectlyIsRecheckedBeforeAnyCall: Temporal is a trust boundary. Inputs the
+// API would refuse fail the run as refused, with the problem at its field, and no activity runs
+// (none is mocked: a call would fail the test).
+func TestAWorkflowStartedDirectlyIsRecheckedBeforeAnyCall(t *testing.T) {
+	tests := []struct {
+		name     string
+		workflow string
+		change   func(in *workflows.Input)
+		field    string
+	}{
+		{"provision of another component's job", workflows.ProvisionName, func(in *workflows.Input) {
+			in.Descriptor.Component.Specific.JobName = "finance-cashflow-0-other-development"
+		}, "dataProduct.components[0].specific.jobName"},
+		{"unprovision of another component's job", workflows.UnprovisionName, func(in *workflows.Input) {
+			in.Descriptor.Component.Specific.JobName = "payroll-0-wl-development"
+		}, "dataProduct.components[0].specific.jobName"},
+		{"provision with a bad memory setting", workflows.ProvisionName, func(in *workflows.Input) {
+			in.Descriptor.Component.Specific.JobConfig.DriverMemory = new("lots")
+		}, "dataProduct.components[0].specific.jobConfig.driverMemory"},
+		{"validation claiming fewer problems than it has", workflows.ValidateName, func(in *workflows.Input) {
+			in.Descriptor.DataProduct.Environment = "production"
+		}, "dataProduct.components[0].specific.jobName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			in := input(t, sparkJob)
+			tt.change(&in)
+			env.ExecuteWorkflow(tt.workflow, in)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(env.GetWorkflowError(), &appErr), "%v", env.GetWorkflowError())
+			assert.Equal(t, workflows.ErrTypeInvalid, appErr.Type())
+			var failure workflows.Failure
+			require.NoError(t, appErr.Details(&failure))
+			require.Len(t, failure.Problems, 1)
+			assert.Equal(t, tt.field, failure.Problems[0].Field)
+		})
+	}
+}
+
+// A validation the API started with the static problems it found goes on to check CDE and S3,
+// so that the answer holds every problem at once.
+func TestValidateWithTheAPIsStaticProblemsStillChecksCDE(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	in.Descriptor.Component.Specific.JobConfig.DriverMemory = new("lots")
+	in.Problems = descriptor.Validate(&in.Descriptor)
+	require.Len(t, in.Problems, 1)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil).Once()
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
+	env.ExecuteWorkflow(workflows.ValidateName, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.False(t, res.Valid)
+	assert.Equal(t, in.Problems, res.Problems)
+}
+
+// TestTheProgressQueryFollowsTheRun: the status endpoint's source while a run is going. It
+// answers the latest step and the steps so far, and adds nothing to the history.
+func TestTheProgressQueryFollowsTheRun(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return([]string{"10.0.0.1"}, nil)
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.SyncResult{}, nil)
+	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development"}, nil)
+	var during workflows.Progress
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(workflows.QueryProgress)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&during))
+	}, time.Minute)
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, workflows.OpProvision, during.Operation)
+	assert.Equal(t, "provision", during.Phase)
+	assert.Equal(t, "Syncing 2 artifacts into resource "+descriptor.MainResourceName("finance-cashflow-0-spark-wl-development"), during.Step)
+	assert.NotEmpty(t, during.Logs)
 }

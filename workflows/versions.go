@@ -1,0 +1,42 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+// Workflow code changes reach runs already in flight: during a rolling upgrade a run started by
+// one release is continued by a worker of the next, which replays its history through today's
+// code. A change to the sequence of commands (activities, timers, memo upserts, version markers)
+// must therefore keep the old sequence for the runs that started without it, behind
+// workflow.GetVersion. The change ids are listed here, each with what it changed and which
+// recorded histories (testdata/histories/<version>) still take its old branch.
+//
+// A branch for workflow.DefaultVersion may be removed once no run of the version before the
+// change can be open: RUN_TIMEOUT after the release that introduced it finished rolling out.
+// Its histories then leave testdata in the same commit, since nothing can replay them any more.
+const (
+	// changeProgressQuery (1): the running step is served by the "progress" query and shown as
+	// the run's current details in the Temporal UI; before it (DefaultVersion, histories v1) each
+	// step upserted the "step" memo, one command per step.
+	changeProgressQuery = "progress-query"
+	// changeInputRecheck (1): every workflow re-checks its input with the descriptor's static
+	// rules before any activity, so a run started directly on Temporal gets the API's checks.
+	// Before it (DefaultVersion, histories v1) the input was trusted.
+	changeInputRecheck = "input-recheck"
+)
+
+// versions are the branches one run takes, decided once at its start.
+type versions struct {
+	// stepMemo: every step upserts the "step" memo (runs from before changeProgressQuery).
+	stepMemo bool
+	// recheck: the input is re-checked before any activity.
+	recheck bool
+}
+
+// decideVersions records (or, on replay, reads) the branches of this run. It runs before any
+// other command of the workflow, so that a history of the previous release, whose first command
+// is not a version marker, takes the old branches.
+func decideVersions(ctx workflow.Context) versions {
+	return versions{
+		stepMemo: workflow.GetVersion(ctx, changeProgressQuery, workflow.DefaultVersion, 1) == workflow.DefaultVersion,
+		recheck:  workflow.GetVersion(ctx, changeInputRecheck, workflow.DefaultVersion, 1) >= 1,
+	}
+}
