@@ -39,7 +39,7 @@ func (s *Server) validateSync(w http.ResponseWriter, r *http.Request) {
 			"The validation is taking longer than usual; it goes on in the background.",
 			"Retry the same request: it attaches to the running validation. Or use POST /v2/validate and poll its status."))
 	case err != nil:
-		f := classifyFailure(err)
+		f := s.failure(r.Context(), err, run.GetID(), run.GetRunID())
 		writeJSON(w, http.StatusInternalServerError, systemError("the validation failed: "+f.message,
 			"The validation could not check the CDE service or the artifacts."))
 	default:
@@ -126,7 +126,7 @@ func (s *Server) mutate(op workflows.Operation) http.HandlerFunc {
 		case out == pending:
 			writeToken(w, token)
 		case err != nil:
-			f := classifyFailure(err)
+			f := s.failure(r.Context(), err, run.GetID(), run.GetRunID())
 			if f.status == http.StatusBadRequest {
 				writeJSON(w, http.StatusBadRequest, invalidRequest(f.problems))
 				return
@@ -146,11 +146,8 @@ func (s *Server) provisionStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	switch status {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		step := "running"
-		if desc, err := s.temporal.DescribeWorkflow(r.Context(), id, runID); err == nil {
-			_ = desc.GetMemoValue(workflows.MemoStep, &step)
-		}
-		writeJSON(w, http.StatusOK, ProvisioningStatus{Status: StatusRunning, Result: "The " + string(op) + " is running: " + step})
+		p := s.progress(r.Context(), id, runID)
+		writeJSON(w, http.StatusOK, ProvisioningStatus{Status: StatusRunning, Result: "The " + string(op) + " is running: " + p.Step, Logs: logs(p.Logs)})
 		return
 	}
 	var res workflows.Result
@@ -164,7 +161,7 @@ func (s *Server) provisionStatus(w http.ResponseWriter, r *http.Request) {
 		s.temporalError(w, r, "reading the run's result failed", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, failedStatus(op, classifyFailure(err)))
+	writeJSON(w, http.StatusOK, failedStatus(op, s.failure(r.Context(), err, id, runID)))
 }
 
 // lookupToken decodes the path's token and finds its run, which must be one of ops. It answers

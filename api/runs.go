@@ -30,10 +30,11 @@ func (e *conflictError) Error() string {
 
 func (s *Server) startOptions(id string, op workflows.Operation, d *descriptor.Descriptor, hash string) client.StartWorkflowOptions {
 	opts := client.StartWorkflowOptions{
-		ID:            id,
-		TaskQueue:     s.cfg.TaskQueue,
-		Memo:          map[string]any{workflows.MemoOperation: string(op), workflows.MemoRequestHash: hash},
-		StaticSummary: fmt.Sprintf("%s %s (%s)", op, d.Component.Specific.JobName, d.ComponentID),
+		ID:                       id,
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowExecutionTimeout: s.runTimeout(op),
+		Memo:                     map[string]any{workflows.MemoOperation: string(op), workflows.MemoRequestHash: hash},
+		StaticSummary:            fmt.Sprintf("%s %s (%s)", op, d.Component.Specific.JobName, d.ComponentID),
 	}
 	if s.cfg.SearchAttributes {
 		opts.TypedSearchAttributes = temporal.NewSearchAttributes(
@@ -44,6 +45,14 @@ func (s *Server) startOptions(id string, op workflows.Operation, d *descriptor.D
 		)
 	}
 	return opts
+}
+
+// runTimeout is the bound of a run of op.
+func (s *Server) runTimeout(op workflows.Operation) time.Duration {
+	if op == workflows.OpValidate {
+		return s.cfg.ValidateRunTimeout
+	}
+	return s.cfg.RunTimeout
 }
 
 // startValidation starts a validation, or attaches to the identical one already running.
@@ -175,6 +184,78 @@ func classifyFailure(err error) failureAnswer {
 		return failureAnswer{status: http.StatusInternalServerError, message: "the run timed out"}
 	}
 	return failureAnswer{status: http.StatusInternalServerError, message: err.Error()}
+}
+
+// failure is classifyFailure with the reason of a run that hit its bound: no worker ever took it
+// (workers down, another task queue or namespace) or it did not finish in time. Either way the
+// component's lock is released: it can be provisioned again.
+func (s *Server) failure(ctx context.Context, err error, id, runID string) failureAnswer {
+	f := classifyFailure(err)
+	if !temporal.IsTimeoutError(err) {
+		return f
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return f // an activity's timeout, reported by the workflow itself
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	bound := "its bound"
+	if desc, derr := s.temporal.DescribeWorkflow(ctx, id, runID); derr == nil {
+		if t := desc.RawResponse.GetExecutionConfig().GetWorkflowExecutionTimeout(); t != nil {
+			bound = t.AsDuration().String()
+		}
+	}
+	picked, herr := s.pickedUp(ctx, id, runID)
+	switch {
+	case herr != nil:
+		f.message = fmt.Sprintf("the run did not finish within %s and was ended (RUN_TIMEOUT)", bound)
+	case !picked:
+		f.message = fmt.Sprintf("no worker picked up the run within %s (RUN_TIMEOUT), so it was ended: no worker polls task queue %s. "+
+			"Check that the workers run with TEMPORAL_TASK_QUEUE=%s and the API's namespace (GET /health reports the pollers), then send the request again",
+			bound, s.cfg.TaskQueue, s.cfg.TaskQueue)
+	default:
+		f.message = fmt.Sprintf("the run did not finish within %s (RUN_TIMEOUT) and was ended; its history in the Temporal UI shows the step it was at. The request can be sent again", bound)
+	}
+	return f
+}
+
+// pickedUp reports whether a worker ever started a workflow task of the run: the first events
+// of its history say so.
+func (s *Server) pickedUp(ctx context.Context, id, runID string) (bool, error) {
+	it := s.temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return false, err
+		}
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+			return true, nil
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// progress is where a running run stands: a worker answers the progress query from the run's
+// state; runs of the first release kept their step in the memo instead. Without a worker to
+// answer, it says so.
+func (s *Server) progress(ctx context.Context, id, runID string) workflows.Progress {
+	qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var p workflows.Progress
+	if v, err := s.temporal.QueryWorkflow(qctx, id, runID, workflows.QueryProgress); err == nil && v.Get(&p) == nil && p.Step != "" {
+		return p
+	}
+	if desc, err := s.temporal.DescribeWorkflow(ctx, id, runID); err == nil {
+		_ = desc.GetMemoValue(workflows.MemoStep, &p.Step)
+	}
+	if p.Step == "" {
+		p.Step = "waiting for a worker (none answered; GET /health reports whether any polls the task queue)"
+	}
+	return p
 }
 
 // temporalError answers when Temporal cannot be reached or refused the call.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
@@ -44,7 +45,19 @@ type Config struct {
 	Observe func(ctx context.Context, route, method string, status int, d time.Duration)
 	// Metrics, when set, is served on GET /metrics, open like /health.
 	Metrics http.Handler
+	// RunTimeout bounds every provision and unprovision run, ValidateRunTimeout every
+	// validation (Temporal's workflow execution timeout). Longer than the longest legitimate run
+	// (workflows.LongestRun), they end only runs that no worker picked up or that hang, so that
+	// the component's lock (one open run per component) is released.
+	RunTimeout         time.Duration
+	ValidateRunTimeout time.Duration
 }
+
+// Default run bounds: above workflows.LongestRun of each operation (3h55m for a provision).
+const (
+	DefaultRunTimeout         = 6 * time.Hour
+	DefaultValidateRunTimeout = 30 * time.Minute
+)
 
 // DefaultMaxBodyBytes leaves room for a descriptor of descriptor.MaxDescriptorBytes once JSON
 // escapes it (quotes and newlines double in size) and for latestEnrichedDescriptor.
@@ -66,6 +79,12 @@ func New(cfg Config, tc client.Client, logger *slog.Logger) *Server {
 	}
 	if cfg.SyncTimeout <= 0 {
 		cfg.SyncTimeout = 30 * time.Second
+	}
+	if cfg.RunTimeout <= 0 {
+		cfg.RunTimeout = DefaultRunTimeout
+	}
+	if cfg.ValidateRunTimeout <= 0 {
+		cfg.ValidateRunTimeout = DefaultValidateRunTimeout
 	}
 	return &Server{cfg: cfg, temporal: tc, log: logger, draining: make(chan struct{})}
 }
@@ -110,7 +129,10 @@ func (s *Server) Router() http.Handler {
 	return r
 }
 
-// health answers 200 when the API can serve: Temporal is reachable.
+// health answers 200 when the API can serve: Temporal is reachable. It also says how many
+// workers poll the task queue, without failing when none does: an API taken out of service
+// while workers roll would turn a short wait into refused requests. Runs started meanwhile wait
+// for a worker, up to their bound.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -118,7 +140,18 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "temporal": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	body := map[string]any{"status": "ok", "taskQueue": s.cfg.TaskQueue}
+	tq, err := s.temporal.DescribeTaskQueue(ctx, s.cfg.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	switch {
+	case err != nil:
+		body["warning"] = "cannot tell whether workers poll task queue " + s.cfg.TaskQueue + ": " + err.Error()
+	case len(tq.GetPollers()) == 0:
+		body["workerPollers"] = 0
+		body["warning"] = fmt.Sprintf("no worker polls task queue %s: runs wait for one, and end FAILED after %s (RUN_TIMEOUT) if none comes; check the workers and their TEMPORAL_TASK_QUEUE and TEMPORAL_NAMESPACE", s.cfg.TaskQueue, s.cfg.RunTimeout)
+	default:
+		body["workerPollers"] = len(tq.GetPollers())
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) notImplemented(endpoint, why string) http.HandlerFunc {

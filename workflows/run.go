@@ -49,6 +49,26 @@ var (
 	}
 )
 
+// LongestRun is the longest a run of op can legitimately take: the budgets of its steps that run
+// one after the other (each activity's ScheduleToClose, the wait for a Python environment), the
+// steps that run beside them left out. A bound on runs (the API's RUN_TIMEOUT) must be longer,
+// or it would end runs that were still making progress.
+func LongestRun(op Operation) time.Duration {
+	checks := max(cdpOptions.ScheduleToCloseTimeout, s3Options.ScheduleToCloseTimeout) // side by side
+	switch op {
+	case OpValidate:
+		return checks
+	case OpProvision:
+		// checks, uploads (the idbroker lookup beside them), the Python environment's wait and
+		// its last status read, the job upsert (the manifest beside it).
+		return checks + uploadOptions.ScheduleToCloseTimeout + PythonEnvBudget + cdpOptions.ScheduleToCloseTimeout + cdeOptions.ScheduleToCloseTimeout
+	case OpUnprovision:
+		// the target check, the job, two resources, the confirmation.
+		return cdpOptions.ScheduleToCloseTimeout + 4*cdeOptions.ScheduleToCloseTimeout
+	}
+	return 0
+}
+
 // run is the state of one workflow execution: the input, the branches it takes (versions.go)
 // and the steps taken so far, which become the logs of the answer and the progress the status
 // endpoint reads while it is going.

@@ -384,3 +384,9 @@ func TestTheProgressQueryFollowsTheRun(t *testing.T) {
 	assert.Equal(t, "Syncing 2 artifacts into resource "+descriptor.MainResourceName("finance-cashflow-0-spark-wl-development"), during.Step)
 	assert.NotEmpty(t, during.Logs)
 }
+
+func TestLongestRunAddsTheBudgetsOfTheStepsInSequence(t *testing.T) {
+	assert.Equal(t, 10*time.Minute, workflows.LongestRun(workflows.OpValidate))
+	assert.Equal(t, 10*time.Minute+3*time.Hour+workflows.PythonEnvBudget+5*time.Minute+10*time.Minute, workflows.LongestRun(workflows.OpProvision))
+	assert.Equal(t, 45*time.Minute, workflows.LongestRun(workflows.OpUnprovision))
+}
