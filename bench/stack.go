@@ -111,6 +111,9 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 		"TEMPORAL_ADDRESS=" + temporalAddr,
 		"TEMPORAL_NAMESPACE=default",
 		"TEMPORAL_TASK_QUEUE=" + st.taskQueue,
+		// Not the CLI's default profile file (a developer's temporal.toml, perhaps with an API
+		// key for a cluster of theirs): an empty file holds no profile.
+		"TEMPORAL_CONFIG_FILE=" + os.DevNull,
 		"LOG_LEVEL=info",
 	}
 	workerEnv := append(append(append([]string{}, common...),

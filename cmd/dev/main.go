@@ -72,7 +72,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer stopTemporal()
-	tc, err := app.DialTemporalWith(ctx, app.TemporalConfig{Address: temporalAddr, Namespace: "default"}, logger, 2*time.Minute, tel)
+	// The dev server started above, whatever Temporal settings (TEMPORAL_* variables, the CLI's
+	// profile file) the developer's shell has: an empty TemporalEnv reads none of them.
+	local := app.TemporalConfig{Address: temporalAddr, Namespace: "default", Env: app.TemporalEnv{}}
+	tc, err := app.DialTemporalWith(ctx, local, logger, 2*time.Minute, tel)
 	if err != nil {
 		return err
 	}
@@ -126,6 +129,10 @@ func run(ctx context.Context) error {
 		}); err != nil {
 			return fmt.Errorf("configuration: %w", err)
 		}
+	}
+	// The worker and the API use the client dialled above: the same namespace.
+	for _, t := range []*app.TemporalConfig{&wcfg.Temporal, &acfg.Temporal} {
+		t.Address, t.Namespace, t.Env = local.Address, local.Namespace, local.Env
 	}
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}
 	acts, err := app.NewActivitiesWith(ctx, wcfg, transport, tel,

@@ -89,8 +89,12 @@ func run() error {
 
 // runWorker is app.RunWorker with the probes told when polling starts and when draining begins.
 func runWorker(ctx context.Context, cfg app.WorkerConfig, c client.Client, acts *activities.Activities, logger *slog.Logger, probes *health.Handler) error {
+	namespace, err := cfg.Temporal.ResolvedNamespace()
+	if err != nil {
+		return err
+	}
 	if cfg.Temporal.SearchAttributes {
-		if err := app.RegisterSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
+		if err := app.RegisterSearchAttributes(ctx, c, namespace); err != nil {
 			return err
 		}
 	}
@@ -101,7 +105,7 @@ func runWorker(ctx context.Context, cfg app.WorkerConfig, c client.Client, acts 
 		return fmt.Errorf("start worker: %w", err)
 	}
 	probes.Started(c)
-	logger.Info("worker polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	logger.Info("worker polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", namespace)
 	<-ctx.Done()
 	probes.Stopping()
 	w.Stop()

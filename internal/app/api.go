@@ -105,7 +105,11 @@ func RunAPIWith(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Lis
 		return err
 	}
 	if cfg.Temporal.SearchAttributes {
-		if err := RegisterSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
+		namespace, err := cfg.Temporal.ResolvedNamespace()
+		if err != nil {
+			return err
+		}
+		if err := RegisterSearchAttributes(ctx, tc, namespace); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -38,64 +39,80 @@ func apiAuth(cfg APIConfig, logger *slog.Logger) api.Auth {
 
 // newAPITLSConfig returns the TLS configuration of the API, or nil when it serves plain HTTP.
 // The files are read now (an error stops the start-up) and again when they change, see
-// tlsFiles.
+// watchedFiles.
 func newAPITLSConfig(cfg APIConfig, logger *slog.Logger) (*tls.Config, error) {
 	if cfg.TLSCertFile == "" {
 		return nil, nil
 	}
-	files := &tlsFiles{paths: []string{cfg.TLSCertFile, cfg.TLSKeyFile}, log: logger}
+	paths := []string{cfg.TLSCertFile, cfg.TLSKeyFile}
+	names := []string{"TLS_CERT_FILE", "TLS_KEY_FILE"}
 	if cfg.TLSClientCAFile != "" {
-		files.paths = append(files.paths, cfg.TLSClientCAFile)
+		paths, names = append(paths, cfg.TLSClientCAFile), append(names, "TLS_CLIENT_CA_FILE")
+	}
+	files := &watchedFiles[*tls.Config]{
+		paths: paths, names: names, log: logger,
+		build:    func() (*tls.Config, error) { return buildTLSConfig(paths) },
+		reloaded: "TLS files reloaded",
+		failed:   "TLS files changed but do not load: serving with the previous certificate and client CA",
 	}
 	if err := files.load(); err != nil {
 		return nil, err
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: files.configForClient}, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return files.current(), nil
+	}}, nil
 }
 
-// tlsFiles holds the configuration built from the certificate, key and client CA files, and
-// rebuilds it when one of them changes (cert-manager renewing the certificate, a rotated CA
-// bundle), so they are picked up without a restart. Each handshake stats the files (a few
-// microseconds against a handshake's milliseconds); a change that does not load (a half-written
-// pair, a broken bundle) keeps the last good configuration and is logged once: serving with our
-// still-valid certificate and the CA we already trust opens nothing.
-type tlsFiles struct {
-	paths []string // certificate, key and, for mutual TLS, client CA
-	log   *slog.Logger
+// watchedFiles holds what build makes of a set of files (the API's TLS configuration from its
+// certificate, key and client CA; the Temporal client's certificate and key) and builds it again
+// when one of them changes (cert-manager renewing a certificate, a rotated CA bundle), so they
+// are picked up without a restart. Every use stats the files (a few microseconds against a
+// handshake's milliseconds); a change that does not build (a half-written pair, a broken
+// bundle) keeps the last good value and is logged once: going on with a still-valid
+// certificate and the CA already trusted opens nothing.
+type watchedFiles[T any] struct {
+	paths    []string
+	names    []string // the setting of each path, for errors
+	build    func() (T, error)
+	log      *slog.Logger
+	reloaded string // logged when a change is picked up
+	failed   string // logged, once per distinct problem, when a change does not build
 
 	mu      sync.Mutex
 	stamps  []os.FileInfo
-	config  *tls.Config // never modified once built: handshakes share it
+	value   T // never modified once built: handshakes share it
+	built   bool
 	problem string
 }
 
-// configForClient is the tls.Config.GetConfigForClient of the API.
-func (f *tlsFiles) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.loadIfChanged(); err != nil {
-		if msg := err.Error(); msg != f.problem {
-			f.problem = msg
-			f.log.Error("TLS files changed but do not load: serving with the previous certificate and client CA", "error", msg)
-		}
-	}
-	return f.config, nil
-}
-
-func (f *tlsFiles) load() error {
+// load builds the value if the files changed since the last build (or were never built).
+func (f *watchedFiles[T]) load() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.loadIfChanged()
 }
 
-// loadIfChanged rebuilds the configuration when a file is not the one last loaded. f.mu is held.
-func (f *tlsFiles) loadIfChanged() error {
+// current is the value of the files of the moment, or the last good one.
+func (f *watchedFiles[T]) current() T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.loadIfChanged(); err != nil {
+		if msg := err.Error(); msg != f.problem {
+			f.problem = msg
+			f.log.Error(f.failed, "error", msg)
+		}
+	}
+	return f.value
+}
+
+// loadIfChanged builds the value when a file is not the one last built. f.mu is held.
+func (f *watchedFiles[T]) loadIfChanged() error {
 	stamps := make([]os.FileInfo, len(f.paths))
-	changed := f.config == nil
+	changed := !f.built
 	for i, p := range f.paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return fmt.Errorf("TLS file: %w", err)
+			return fileError(f.names[i], p, err)
 		}
 		stamps[i] = fi
 		if !changed {
@@ -106,15 +123,24 @@ func (f *tlsFiles) loadIfChanged() error {
 	if !changed {
 		return nil
 	}
-	config, err := buildTLSConfig(f.paths)
+	value, err := f.build()
 	if err != nil {
 		return err
 	}
-	if f.config != nil {
-		f.log.Info("TLS files reloaded", "files", f.paths)
+	if f.built {
+		f.log.Info(f.reloaded, "files", f.paths)
 	}
-	f.config, f.stamps, f.problem = config, stamps, ""
+	f.value, f.built, f.stamps, f.problem = value, true, stamps, ""
 	return nil
+}
+
+// fileError names the setting and the file of an error reading it: "SETTING: path: reason".
+func fileError(setting, path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s: %s: %w", setting, path, err)
 }
 
 // buildTLSConfig is the configuration of one version of the files.

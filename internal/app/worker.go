@@ -125,8 +125,12 @@ func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities, t
 
 // RunWorker runs a worker until ctx ends.
 func RunWorker(ctx context.Context, cfg WorkerConfig, c client.Client, acts *activities.Activities, logger *slog.Logger) error {
+	namespace, err := cfg.Temporal.ResolvedNamespace()
+	if err != nil {
+		return err
+	}
 	if cfg.Temporal.SearchAttributes {
-		if err := RegisterSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
+		if err := RegisterSearchAttributes(ctx, c, namespace); err != nil {
 			return err
 		}
 	}
@@ -134,7 +138,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, c client.Client, acts *act
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	logger.Info("worker polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	logger.Info("worker polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", namespace)
 	<-ctx.Done()
 	w.Stop()
 	return nil
