@@ -347,11 +347,17 @@ func TestSlowProvisionAnswers202ThenTheStatusEndpointFollowsIt(t *testing.T) {
 	assert.True(t, strings.HasPrefix(a.contentType, "text/plain"))
 	token := string(a.body)
 
-	a = call(t, http.MethodGet, srv.URL+"/v1/provision/"+token+"/status", nil)
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	// The status shows the step the run is at (the workflow's progress query) and the steps so far.
 	var status api.ProvisioningStatus
-	a.decode(t, &status)
-	assert.Equal(t, api.StatusRunning, status.Status)
+	require.Eventually(t, func() bool {
+		a = call(t, http.MethodGet, srv.URL+"/v1/provision/"+token+"/status", nil)
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		status = api.ProvisioningStatus{}
+		a.decode(t, &status)
+		require.Equal(t, api.StatusRunning, status.Status)
+		return status.Result == "The provision is running: Creating or updating job "+jobName(name)
+	}, 30*time.Second, 100*time.Millisecond, "%s", a.body)
+	assert.NotEmpty(t, status.Logs)
 
 	// The Coordinator retrying the identical request attaches to the run (same token).
 	a = call(t, http.MethodPost, srv.URL+"/v1/provision", request(text))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/witboost-community/cde-spark-provisioner/api"
 	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
+	"github.com/witboost-community/cde-spark-provisioner/workflows"
 )
 
 // APIConfig is the API's environment.
@@ -28,6 +29,11 @@ type APIConfig struct {
 	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES, default=6356992"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
+	// RunTimeout bounds every provision and unprovision run, ValidateRunTimeout every validation:
+	// a run no worker picks up (workers down, another task queue) ends FAILED after it and frees
+	// the component. RunAPI refuses values below the longest legitimate run.
+	RunTimeout         time.Duration `env:"RUN_TIMEOUT, default=6h"`
+	ValidateRunTimeout time.Duration `env:"VALIDATE_RUN_TIMEOUT, default=30m"`
 
 	// Access control of the Tech Adapter routes (README, "Access control"); all off by default.
 	// /health stays open whatever is set.
@@ -57,12 +63,14 @@ func NewAPIServer(cfg APIConfig, tc client.Client, logger *slog.Logger) (*http.S
 // NewAPIServerWith is NewAPIServer with tel's request metrics, /metrics and traces (nil: none).
 func NewAPIServerWith(cfg APIConfig, tc client.Client, logger *slog.Logger, tel *telemetry.Telemetry) (*http.Server, *api.Server, error) {
 	apiCfg := api.Config{
-		TaskQueue:        cfg.Temporal.TaskQueue,
-		SyncTimeout:      cfg.SyncTimeout,
-		DedupeWindow:     cfg.DedupeWindow,
-		MaxBodyBytes:     cfg.MaxRequestBytes,
-		SearchAttributes: cfg.Temporal.SearchAttributes,
-		Auth:             apiAuth(cfg, logger),
+		TaskQueue:          cfg.Temporal.TaskQueue,
+		SyncTimeout:        cfg.SyncTimeout,
+		DedupeWindow:       cfg.DedupeWindow,
+		MaxBodyBytes:       cfg.MaxRequestBytes,
+		SearchAttributes:   cfg.Temporal.SearchAttributes,
+		RunTimeout:         cfg.RunTimeout,
+		ValidateRunTimeout: cfg.ValidateRunTimeout,
+		Auth:               apiAuth(cfg, logger),
 	}
 	if tel != nil {
 		metrics, err := tel.NewHTTPServerMetrics()
@@ -98,6 +106,9 @@ func RunAPI(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Listene
 // RunAPIWith is RunAPI with tel's metrics and traces (nil: none).
 func RunAPIWith(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Listener, logger *slog.Logger, tel *telemetry.Telemetry) error {
 	if err := checkAccessConfig(cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if err := checkRunTimeouts(cfg); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	tlsConfig, err := newAPITLSConfig(cfg, logger)
@@ -143,6 +154,25 @@ func RunAPIWith(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Lis
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// checkRunTimeouts refuses run bounds that would end legitimate runs: a bound only has to end
+// the runs that no worker picks up or that hang. Zero stands for the default (api.New).
+func checkRunTimeouts(cfg APIConfig) error {
+	for _, b := range []struct {
+		name  string
+		value time.Duration
+		op    workflows.Operation
+	}{
+		{"RUN_TIMEOUT", cfg.RunTimeout, workflows.OpProvision},
+		{"RUN_TIMEOUT", cfg.RunTimeout, workflows.OpUnprovision},
+		{"VALIDATE_RUN_TIMEOUT", cfg.ValidateRunTimeout, workflows.OpValidate},
+	} {
+		if longest := workflows.LongestRun(b.op); b.value != 0 && b.value < longest { // 0: the default
+			return fmt.Errorf("%s=%s is shorter than the longest legitimate %s (%s: the budgets of its steps); set at least that", b.name, b.value, b.op, longest)
+		}
 	}
 	return nil
 }

@@ -68,6 +68,7 @@ func (c TemporalConfig) settings() (*temporalSettings, error) {
 	if s.env == nil {
 		s.env = envconfig.EnvLookupOS
 	}
+	s.env = nonEmptyEnv{s.env}
 	file, explicit := s.env.LookupEnv("TEMPORAL_CONFIG_FILE")
 	explicit = explicit && file != ""
 	where := "TEMPORAL_CONFIG_FILE is not set"
@@ -493,4 +494,24 @@ func (s *temporalSettings) explain(err error) error {
 		return fail("TEMPORAL_TLS: the TLS handshake with Temporal at %s failed; check the TEMPORAL_TLS_* settings", addr)
 	}
 	return nil
+}
+
+// nonEmptyEnv hides the variables set to the empty string. Temporal's loader takes a variable
+// that is set for a value, so TEMPORAL_TLS_SERVER_NAME="" would turn TLS on; compose files
+// (${VAR:-}) and charts render unset settings as empty ones, and an operator means "unset".
+type nonEmptyEnv struct{ envconfig.EnvLookup }
+
+func (e nonEmptyEnv) Environ() []string {
+	var out []string
+	for _, kv := range e.EnvLookup.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" && v != "" {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func (e nonEmptyEnv) LookupEnv(key string) (string, bool) {
+	v, ok := e.EnvLookup.LookupEnv(key)
+	return v, ok && v != ""
 }

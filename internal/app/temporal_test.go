@@ -535,3 +535,15 @@ func TestARotatedClientCertificateIsPresentedAtTheNextHandshake(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs.String(), "do not load"), logs.String())
 	assert.Contains(t, logs.String(), "TEMPORAL_TLS_CLIENT_CERT_PATH: "+f.clientCert+": no PEM certificate found")
 }
+
+// A variable set to the empty string is unset, as compose's ${VAR:-} and charts render unset
+// settings: it neither turns TLS on nor overrides the profile.
+func TestEmptyTemporalVariablesAreUnset(t *testing.T) {
+	opts, err := TemporalConfig{Env: TemporalEnv{
+		"TEMPORAL_TLS_SERVER_NAME": "", "TEMPORAL_API_KEY": "", "TEMPORAL_TLS_CLIENT_CERT_PATH": "", "TEMPORAL_ADDRESS": "",
+	}}.ClientOptions(slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	assert.Equal(t, "localhost:7233", opts.HostPort)
+	assert.Nil(t, opts.ConnectionOptions.TLS)
+	assert.Nil(t, opts.Credentials)
+}
