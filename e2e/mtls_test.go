@@ -2,19 +2,11 @@ package e2e_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -24,22 +16,19 @@ import (
 
 	"github.com/witboost-community/cde-spark-provisioner/api"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
 )
 
 // TestProvisionThroughMutualTLS runs a worker and the API against Temporal behind a proxy that
 // terminates TLS and requires a client certificate, both configured like a deployment: with
 // Temporal's TEMPORAL_TLS_* variables naming files.
 func TestProvisionThroughMutualTLS(t *testing.T) {
-	dir := t.TempDir()
-	serverCA, clientCA := newTestCA(t, "temporal-ca"), newTestCA(t, "client-ca")
-	proxy := startMTLSProxy(t, serverCA.issue(t, "temporal.e2e.test", x509.ExtKeyUsageServerAuth), clientCA, st.temporalAddr)
-
-	caFile := filepath.Join(dir, "temporal-ca.pem")
-	writeFile(t, caFile, serverCA.certPEM)
-	client := clientCA.issue(t, "e2e-mtls-client", x509.ExtKeyUsageClientAuth)
-	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	writeFile(t, certFile, client.certPEM)
-	writeFile(t, keyFile, client.keyPEM)
+	pki := testsupport.NewPKI(t)
+	serverCA, clientCA := pki.CA("temporal-ca"), pki.CA("client-ca")
+	server, _, _ := pki.Leaf(serverCA, "temporal", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth, DNSNames: []string{"temporal.e2e.test"}})
+	proxy := startMTLSProxy(t, server, clientCA, st.temporalAddr)
+	caFile := serverCA.File
+	_, certFile, keyFile := pki.Leaf(clientCA, "e2e-mtls-client", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
 	env := app.TemporalEnv{
 		"TEMPORAL_ADDRESS":                 proxy.addr,
 		"TEMPORAL_NAMESPACE":               "default",
@@ -133,12 +122,10 @@ type mtlsProxy struct {
 	names []string // common names of the client certificates presented
 }
 
-func startMTLSProxy(t *testing.T, server testCert, clientCA testCA, backend string) *mtlsProxy {
+func startMTLSProxy(t *testing.T, pair tls.Certificate, clientCA testsupport.Issuer, backend string) *mtlsProxy {
 	t.Helper()
-	pair, err := tls.X509KeyPair(server.certPEM, server.keyPEM)
-	require.NoError(t, err)
 	roots := x509.NewCertPool()
-	roots.AddCert(clientCA.cert)
+	roots.AddCert(clientCA.Cert)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{pair},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
@@ -231,78 +218,4 @@ func (p *mtlsProxy) clients() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.names...)
-}
-
-// testCA issues ECDSA P-256 certificates; the keys live only in the test's memory and
-// temporary directory.
-type testCA struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	certPEM []byte
-}
-
-type testCert struct{ certPEM, keyPEM []byte }
-
-var serials struct {
-	sync.Mutex
-	n int64
-}
-
-func nextSerial() *big.Int {
-	serials.Lock()
-	defer serials.Unlock()
-	serials.n++
-	return big.NewInt(serials.n)
-}
-
-func newTestCA(t *testing.T, name string) testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return testCA{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a certificate for name (a DNS name for a server, the common name for a client)
-// and its key.
-func (ca testCA) issue(t *testing.T, name string, usage x509.ExtKeyUsage) testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if usage == x509.ExtKeyUsageServerAuth {
-		tmpl.DNSNames = []string{name}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	return testCert{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	}
-}
-
-func writeFile(t *testing.T, path string, content []byte) {
-	t.Helper()
-	require.NoError(t, os.WriteFile(path, content, 0o600))
 }

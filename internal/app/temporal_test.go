@@ -173,17 +173,17 @@ func TestTemporalConfigFromTheEnvironment(t *testing.T) {
 
 // tlsFixture is the certificates of a Temporal frontend behind mutual TLS and of its clients.
 type tlsFixture struct {
-	p                   *pki
-	serverCA, clientCA  issuer
+	p                   *testsupport.PKI
+	serverCA, clientCA  testsupport.Issuer
 	serverCert          tls.Certificate
 	clientCert, keyFile string
 }
 
 func newTLSFixture(t *testing.T) *tlsFixture {
-	p := newPKI(t)
-	f := &tlsFixture{p: p, serverCA: p.ca("server-ca"), clientCA: p.ca("client-ca")}
-	f.serverCert, _, _ = p.leaf(f.serverCA, "frontend", leafOptions{usage: x509.ExtKeyUsageServerAuth})
-	_, f.clientCert, f.keyFile = p.leaf(f.clientCA, "worker", leafOptions{usage: x509.ExtKeyUsageClientAuth})
+	p := testsupport.NewPKI(t)
+	f := &tlsFixture{p: p, serverCA: p.CA("server-ca"), clientCA: p.CA("client-ca")}
+	f.serverCert, _, _ = p.Leaf(f.serverCA, "frontend", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	_, f.clientCert, f.keyFile = p.Leaf(f.clientCA, "worker", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
 	return f
 }
 
@@ -191,7 +191,7 @@ func newTLSFixture(t *testing.T) *tlsFixture {
 func (f *tlsFixture) env(addr string) TemporalEnv {
 	return TemporalEnv{
 		"TEMPORAL_ADDRESS":                 addr,
-		"TEMPORAL_TLS_SERVER_CA_CERT_PATH": f.serverCA.file,
+		"TEMPORAL_TLS_SERVER_CA_CERT_PATH": f.serverCA.File,
 		"TEMPORAL_TLS_CLIENT_CERT_PATH":    f.clientCert,
 		"TEMPORAL_TLS_CLIENT_KEY_PATH":     f.keyFile,
 	}
@@ -209,14 +209,14 @@ func (f *tlsFixture) serverConfig() *tls.Config {
 func TestBadTLSMaterialStopsTheStartNamingTheSetting(t *testing.T) {
 	f := newTLSFixture(t)
 	p := f.p
-	garbage := filepath.Join(p.dir, "garbage.pem")
-	p.write(garbage, []byte("not PEM at all"))
-	_, otherCert, _ := p.leaf(f.clientCA, "other", leafOptions{usage: x509.ExtKeyUsageClientAuth})
+	garbage := filepath.Join(p.Dir, "garbage.pem")
+	p.Write(garbage, []byte("not PEM at all"))
+	_, otherCert, _ := p.Leaf(f.clientCA, "other", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
 	keyPEM, err := os.ReadFile(f.keyFile)
 	require.NoError(t, err)
 	keyLine := strings.Split(string(keyPEM), "\n")[1]
-	profiles := filepath.Join(p.dir, "temporal.toml")
-	p.write(profiles, []byte(fmt.Sprintf("[profile.prod.tls]\nclient_cert_path = %q\nclient_key_path = %q\n", garbage, f.keyFile)))
+	profiles := filepath.Join(p.Dir, "temporal.toml")
+	p.Write(profiles, []byte(fmt.Sprintf("[profile.prod.tls]\nclient_cert_path = %q\nclient_key_path = %q\n", garbage, f.keyFile)))
 
 	// Nothing listens here: a check that let a bad setting through would retry for a minute.
 	addr := closedAddr(t)
@@ -227,8 +227,8 @@ func TestBadTLSMaterialStopsTheStartNamingTheSetting(t *testing.T) {
 	}{
 		{"a certificate file that is not PEM", func(e TemporalEnv) { e["TEMPORAL_TLS_CLIENT_CERT_PATH"] = garbage },
 			"TEMPORAL_TLS_CLIENT_CERT_PATH: " + garbage + ": no PEM certificate found"},
-		{"a missing key file", func(e TemporalEnv) { e["TEMPORAL_TLS_CLIENT_KEY_PATH"] = filepath.Join(p.dir, "absent.key") },
-			"TEMPORAL_TLS_CLIENT_KEY_PATH: " + filepath.Join(p.dir, "absent.key") + ": no such file or directory"},
+		{"a missing key file", func(e TemporalEnv) { e["TEMPORAL_TLS_CLIENT_KEY_PATH"] = filepath.Join(p.Dir, "absent.key") },
+			"TEMPORAL_TLS_CLIENT_KEY_PATH: " + filepath.Join(p.Dir, "absent.key") + ": no such file or directory"},
 		{"a key that is not the certificate's", func(e TemporalEnv) { e["TEMPORAL_TLS_CLIENT_CERT_PATH"] = otherCert },
 			"TEMPORAL_TLS_CLIENT_KEY_PATH: " + f.keyFile + ": the key does not match the certificate of TEMPORAL_TLS_CLIENT_CERT_PATH"},
 		{"a key file that holds no key", func(e TemporalEnv) { e["TEMPORAL_TLS_CLIENT_KEY_PATH"] = f.clientCert },
@@ -442,8 +442,8 @@ func TestRefusalsStopTheDialAtOnceNamingTheSetting(t *testing.T) {
 func TestTLSRefusalsStopTheDialAtOnceNamingTheSetting(t *testing.T) {
 	f := newTLSFixture(t)
 	fe := startFrontend(t, f.serverConfig())
-	otherCA := f.p.ca("other-ca")
-	_, strangerCert, strangerKey := f.p.leaf(otherCA, "stranger", leafOptions{usage: x509.ExtKeyUsageClientAuth})
+	otherCA := f.p.CA("other-ca")
+	_, strangerCert, strangerKey := f.p.Leaf(otherCA, "stranger", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
 
 	_, _, err := dialFrontend(t, TemporalConfig{Env: f.env(fe.addr)})
 	require.NoError(t, err, "the fixture's client is accepted")
@@ -453,7 +453,7 @@ func TestTLSRefusalsStopTheDialAtOnceNamingTheSetting(t *testing.T) {
 		change func(TemporalEnv)
 		err    string
 	}{
-		{"a server certificate of a CA not trusted", func(e TemporalEnv) { e["TEMPORAL_TLS_SERVER_CA_CERT_PATH"] = otherCA.file },
+		{"a server certificate of a CA not trusted", func(e TemporalEnv) { e["TEMPORAL_TLS_SERVER_CA_CERT_PATH"] = otherCA.File },
 			"TEMPORAL_TLS_SERVER_CA_CERT_PATH: the certificate of Temporal at " + fe.addr + " is not signed by this CA (check TEMPORAL_TLS_SERVER_NAME too)"},
 		{"a server certificate not for the server name", func(e TemporalEnv) { e["TEMPORAL_TLS_SERVER_NAME"] = "temporal.example" },
 			"TEMPORAL_TLS_SERVER_NAME: the certificate of Temporal at " + fe.addr + " is not for \"temporal.example\""},
@@ -482,7 +482,7 @@ func TestTLSRefusalsStopTheDialAtOnceNamingTheSetting(t *testing.T) {
 // the next handshake presents the new certificate, without a new client.
 func TestARotatedClientCertificateIsPresentedAtTheNextHandshake(t *testing.T) {
 	f := newTLSFixture(t)
-	_, renewedCert, renewedKey := f.p.leaf(f.clientCA, "worker-renewed", leafOptions{usage: x509.ExtKeyUsageClientAuth})
+	_, renewedCert, renewedKey := f.p.Leaf(f.clientCA, "worker-renewed", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", f.serverConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -529,7 +529,7 @@ func TestARotatedClientCertificateIsPresentedAtTheNextHandshake(t *testing.T) {
 	assert.Contains(t, logs.String(), "Temporal client certificate reloaded")
 
 	// A half-written pair keeps the last good certificate, logged once.
-	f.p.write(f.clientCert, []byte("-----BEGIN CERTIFICATE-----\ntruncated"))
+	f.p.Write(f.clientCert, []byte("-----BEGIN CERTIFICATE-----\ntruncated"))
 	assert.Equal(t, "worker-renewed", handshake())
 	assert.Equal(t, "worker-renewed", handshake())
 	assert.Equal(t, 1, strings.Count(logs.String(), "do not load"), logs.String())

@@ -2,15 +2,9 @@ package app
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -31,97 +25,11 @@ const authorised = http.StatusBadRequest
 
 const testToken = "tok-7b1e4c2a9d8f6e5c3b2a1f0e9d8c7b6a"
 
-// pki issues ECDSA P-256 certificates into a test's temporary directory.
-type pki struct {
-	t      *testing.T
-	dir    string
-	serial int64
-}
-
-type issuer struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // the CA certificate, PEM
-}
-
-func newPKI(t *testing.T) *pki { return &pki{t: t, dir: t.TempDir()} }
-
-func (p *pki) nextSerial() *big.Int {
-	p.serial++
-	return big.NewInt(p.serial)
-}
-
-func (p *pki) ca(name string) issuer {
-	p.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(p.t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          p.nextSerial(),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(p.t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(p.t, err)
-	file := filepath.Join(p.dir, name+".pem")
-	p.write(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	return issuer{cert: cert, key: key, file: file}
-}
-
-type leafOptions struct {
-	usage    x509.ExtKeyUsage
-	notAfter time.Time
-}
-
-// leaf issues a certificate for 127.0.0.1 and returns it with the paths of its PEM files.
-func (p *pki) leaf(ca issuer, name string, o leafOptions) (tls.Certificate, string, string) {
-	p.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(p.t, err)
-	if o.notAfter.IsZero() {
-		o.notAfter = time.Now().Add(time.Hour)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: p.nextSerial(),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-2 * time.Hour),
-		NotAfter:     o.notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{o.usage},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	require.NoError(p.t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(p.t, err)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	require.NoError(p.t, err)
-	certFile, keyFile := filepath.Join(p.dir, name+".crt"), filepath.Join(p.dir, name+".key")
-	p.write(certFile, certPEM)
-	p.write(keyFile, keyPEM)
-	return pair, certFile, keyFile
-}
-
-// write replaces a file with a rename, so that it is a new file, as a Secret update makes it.
-func (p *pki) write(path string, content []byte) {
-	p.t.Helper()
-	tmp := path + ".tmp"
-	require.NoError(p.t, os.WriteFile(tmp, content, 0o600))
-	require.NoError(p.t, os.Rename(tmp, path))
-}
-
-func copyFile(t *testing.T, p *pki, from, to string) {
+func copyFile(t *testing.T, p *testsupport.PKI, from, to string) {
 	t.Helper()
 	content, err := os.ReadFile(from)
 	require.NoError(t, err)
-	p.write(to, content)
+	p.Write(to, content)
 }
 
 // runAPI serves RunAPI on a 127.0.0.1 listener until the test ends.
@@ -169,10 +77,10 @@ func newHTTPSClient(config *tls.Config) *http.Client {
 	}}
 }
 
-func pool(cas ...issuer) *x509.CertPool {
+func pool(cas ...testsupport.Issuer) *x509.CertPool {
 	p := x509.NewCertPool()
 	for _, ca := range cas {
-		p.AddCert(ca.cert)
+		p.AddCert(ca.Cert)
 	}
 	return p
 }
@@ -203,16 +111,16 @@ func send(c *http.Client, method, url string, header ...string) (*http.Response,
 }
 
 func TestMutualTLS(t *testing.T) {
-	p := newPKI(t)
-	serverCA, clientCA, otherCA := p.ca("server-ca"), p.ca("client-ca"), p.ca("other-ca")
-	_, serverCert, serverKey := p.leaf(serverCA, "api", leafOptions{usage: x509.ExtKeyUsageServerAuth})
-	coordinator, _, _ := p.leaf(clientCA, "coordinator", leafOptions{usage: x509.ExtKeyUsageClientAuth})
-	stranger, _, _ := p.leaf(otherCA, "stranger", leafOptions{usage: x509.ExtKeyUsageClientAuth})
-	expired, _, _ := p.leaf(clientCA, "expired", leafOptions{usage: x509.ExtKeyUsageClientAuth, notAfter: time.Now().Add(-time.Hour)})
-	serverOnly, _, _ := p.leaf(clientCA, "server-only", leafOptions{usage: x509.ExtKeyUsageServerAuth})
+	p := testsupport.NewPKI(t)
+	serverCA, clientCA, otherCA := p.CA("server-ca"), p.CA("client-ca"), p.CA("other-ca")
+	_, serverCert, serverKey := p.Leaf(serverCA, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	coordinator, _, _ := p.Leaf(clientCA, "coordinator", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
+	stranger, _, _ := p.Leaf(otherCA, "stranger", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
+	expired, _, _ := p.Leaf(clientCA, "expired", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth, NotAfter: time.Now().Add(-time.Hour)})
+	serverOnly, _, _ := p.Leaf(clientCA, "server-only", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
 
 	addr, logs := runAPI(t, func(c *APIConfig) {
-		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, clientCA.file
+		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, clientCA.File
 	})
 	base := "https://" + addr
 	roots := pool(serverCA)
@@ -263,15 +171,15 @@ func TestMutualTLS(t *testing.T) {
 }
 
 func TestTokenAndMutualTLSTogetherNeedBoth(t *testing.T) {
-	p := newPKI(t)
-	serverCA, clientCA := p.ca("server-ca"), p.ca("client-ca")
-	_, serverCert, serverKey := p.leaf(serverCA, "api", leafOptions{usage: x509.ExtKeyUsageServerAuth})
-	coordinator, _, _ := p.leaf(clientCA, "coordinator", leafOptions{usage: x509.ExtKeyUsageClientAuth})
+	p := testsupport.NewPKI(t)
+	serverCA, clientCA := p.CA("server-ca"), p.CA("client-ca")
+	_, serverCert, serverKey := p.Leaf(serverCA, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	coordinator, _, _ := p.Leaf(clientCA, "coordinator", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600))
 
 	addr, logs := runAPI(t, func(c *APIConfig) {
-		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, clientCA.file
+		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, clientCA.File
 		c.AuthTokenFile, c.AuthTokenGracePeriod = tokenFile, time.Minute
 	})
 	url := "https://" + addr + "/v1/provision"
@@ -301,9 +209,9 @@ func TestTokenAndMutualTLSTogetherNeedBoth(t *testing.T) {
 }
 
 func TestBearerTokenOverHTTPS(t *testing.T) {
-	p := newPKI(t)
-	serverCA := p.ca("server-ca")
-	_, serverCert, serverKey := p.leaf(serverCA, "api", leafOptions{usage: x509.ExtKeyUsageServerAuth})
+	p := testsupport.NewPKI(t)
+	serverCA := p.CA("server-ca")
+	_, serverCert, serverKey := p.Leaf(serverCA, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(testToken), 0o600))
 	addr, logs := runAPI(t, func(c *APIConfig) {
@@ -346,14 +254,14 @@ func TestAccessControlIsOffByDefault(t *testing.T) {
 }
 
 func TestTLSFilesAreReloadedWhenTheyChange(t *testing.T) {
-	p := newPKI(t)
-	serverCA, clientCA, newClientCA := p.ca("server-ca"), p.ca("client-ca"), p.ca("new-client-ca")
-	first, serverCert, serverKey := p.leaf(serverCA, "api", leafOptions{usage: x509.ExtKeyUsageServerAuth})
-	second, secondCert, secondKey := p.leaf(serverCA, "api-renewed", leafOptions{usage: x509.ExtKeyUsageServerAuth})
-	coordinator, _, _ := p.leaf(clientCA, "coordinator", leafOptions{usage: x509.ExtKeyUsageClientAuth})
-	renewed, _, _ := p.leaf(newClientCA, "coordinator-renewed", leafOptions{usage: x509.ExtKeyUsageClientAuth})
-	caFile := filepath.Join(p.dir, "client-ca-bundle.pem")
-	copyFile(t, p, clientCA.file, caFile)
+	p := testsupport.NewPKI(t)
+	serverCA, clientCA, newClientCA := p.CA("server-ca"), p.CA("client-ca"), p.CA("new-client-ca")
+	first, serverCert, serverKey := p.Leaf(serverCA, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	second, secondCert, secondKey := p.Leaf(serverCA, "api-renewed", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	coordinator, _, _ := p.Leaf(clientCA, "coordinator", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
+	renewed, _, _ := p.Leaf(newClientCA, "coordinator-renewed", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
+	caFile := filepath.Join(p.Dir, "client-ca-bundle.pem")
+	copyFile(t, p, clientCA.File, caFile)
 
 	addr, logs := runAPI(t, func(c *APIConfig) {
 		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, caFile
@@ -387,7 +295,7 @@ func TestTLSFilesAreReloadedWhenTheyChange(t *testing.T) {
 	assert.Contains(t, logs.String(), "TLS files reloaded")
 
 	// A broken certificate file keeps the last good configuration, logged once.
-	p.write(serverCert, []byte("not a certificate"))
+	p.Write(serverCert, []byte("not a certificate"))
 	for range 2 {
 		s, status = serial(t, coordinator)
 		assert.Equal(t, serialOf(second), s)
@@ -397,7 +305,7 @@ func TestTLSFilesAreReloadedWhenTheyChange(t *testing.T) {
 	copyFile(t, p, secondCert, serverCert)
 
 	// The client CA is replaced: certificates of the old CA are refused, of the new accepted.
-	copyFile(t, p, newClientCA.file, caFile)
+	copyFile(t, p, newClientCA.File, caFile)
 	_, err := post(forcingClient(pool(serverCA), coordinator), url)
 	require.Error(t, err, "a certificate of the retired CA fails the handshake")
 	_, status = serial(t, coordinator)
@@ -407,12 +315,12 @@ func TestTLSFilesAreReloadedWhenTheyChange(t *testing.T) {
 }
 
 func TestAccessConfigErrorsStopTheStart(t *testing.T) {
-	p := newPKI(t)
-	ca := p.ca("ca")
-	_, cert, key := p.leaf(ca, "api", leafOptions{usage: x509.ExtKeyUsageServerAuth})
-	_, otherCert, _ := p.leaf(ca, "other", leafOptions{usage: x509.ExtKeyUsageServerAuth})
-	notPEM := filepath.Join(p.dir, "not.pem")
-	p.write(notPEM, []byte("hello"))
+	p := testsupport.NewPKI(t)
+	ca := p.CA("ca")
+	_, cert, key := p.Leaf(ca, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	_, otherCert, _ := p.Leaf(ca, "other", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	notPEM := filepath.Join(p.Dir, "not.pem")
+	p.Write(notPEM, []byte("hello"))
 	tests := []struct {
 		name   string
 		change func(*APIConfig)
@@ -420,9 +328,9 @@ func TestAccessConfigErrorsStopTheStart(t *testing.T) {
 	}{
 		{"a certificate without its key", func(c *APIConfig) { c.TLSCertFile = cert }, "TLS_CERT_FILE and TLS_KEY_FILE go together"},
 		{"a key without its certificate", func(c *APIConfig) { c.TLSKeyFile = key }, "TLS_CERT_FILE and TLS_KEY_FILE go together"},
-		{"a client CA over plain HTTP", func(c *APIConfig) { c.TLSClientCAFile = ca.file }, "TLS_CLIENT_CA_FILE needs TLS_CERT_FILE"},
+		{"a client CA over plain HTTP", func(c *APIConfig) { c.TLSClientCAFile = ca.File }, "TLS_CLIENT_CA_FILE needs TLS_CERT_FILE"},
 		{"a negative grace period", func(c *APIConfig) { c.AuthTokenGracePeriod = -time.Second }, "AUTH_TOKEN_GRACE_PERIOD"},
-		{"a missing certificate file", func(c *APIConfig) { c.TLSCertFile, c.TLSKeyFile = filepath.Join(p.dir, "absent"), key }, "absent"},
+		{"a missing certificate file", func(c *APIConfig) { c.TLSCertFile, c.TLSKeyFile = filepath.Join(p.Dir, "absent"), key }, "absent"},
 		{"a key that is not the certificate's", func(c *APIConfig) { c.TLSCertFile, c.TLSKeyFile = otherCert, key }, "TLS_CERT_FILE/TLS_KEY_FILE"},
 		{"a client CA file without a certificate", func(c *APIConfig) {
 			c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = cert, key, notPEM
@@ -443,12 +351,12 @@ func TestAccessConfigErrorsStopTheStart(t *testing.T) {
 }
 
 func TestMutualTLSConnectionsAreNeverResumed(t *testing.T) {
-	p := newPKI(t)
-	serverCA, clientCA := p.ca("server-ca"), p.ca("client-ca")
-	_, serverCert, serverKey := p.leaf(serverCA, "api", leafOptions{usage: x509.ExtKeyUsageServerAuth})
-	coordinator, _, _ := p.leaf(clientCA, "coordinator", leafOptions{usage: x509.ExtKeyUsageClientAuth})
+	p := testsupport.NewPKI(t)
+	serverCA, clientCA := p.CA("server-ca"), p.CA("client-ca")
+	_, serverCert, serverKey := p.Leaf(serverCA, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	coordinator, _, _ := p.Leaf(clientCA, "coordinator", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
 	addr, _ := runAPI(t, func(c *APIConfig) {
-		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, clientCA.file
+		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, clientCA.File
 	})
 	c := newHTTPSClient(&tls.Config{RootCAs: pool(serverCA), Certificates: []tls.Certificate{coordinator},
 		MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(4)})
