@@ -44,6 +44,31 @@ func TestARunNoWorkerPicksUpEndsFailedAfterItsBoundAndFreesTheComponent(t *testi
 	assert.Contains(t, failed.Error, "no worker picked up the run within 3s (RUN_TIMEOUT)")
 	assert.Contains(t, failed.Error, "no worker polls task queue nobody-polls-")
 
+	// Followed through its token, as the Coordinator does after a 202: RUNNING while it waits
+	// for a worker, then FAILED with the same reason.
+	lonelyAsync := newAPI(t, func(c *app.APIConfig) {
+		c.Temporal.TaskQueue = "nobody-polls-" + unique("q")
+		c.RunTimeout = 3 * time.Second
+		c.SyncTimeout = 200 * time.Millisecond
+	})
+	a = call(t, http.MethodPost, lonelyAsync.URL+"/v1/provision", request(text))
+	require.Equal(t, http.StatusAccepted, a.status, "%s", a.body)
+	token := string(a.body)
+	var status api.ProvisioningStatus
+	a = call(t, http.MethodGet, lonelyAsync.URL+"/v1/provision/"+token+"/status", nil)
+	a.decode(t, &status)
+	if status.Status == api.StatusRunning { // unless the bound passed already
+		assert.Contains(t, status.Result, "waiting for a worker")
+	}
+	require.Eventually(t, func() bool {
+		a = call(t, http.MethodGet, lonelyAsync.URL+"/v1/provision/"+token+"/status", nil)
+		status = api.ProvisioningStatus{}
+		a.decode(t, &status)
+		return status.Status != api.StatusRunning
+	}, 30*time.Second, 200*time.Millisecond)
+	assert.Equal(t, api.StatusFailed, status.Status)
+	assert.Contains(t, status.Result, "no worker picked up the run within 3s (RUN_TIMEOUT)")
+
 	healthy := newAPI(t, nil)
 	a = call(t, http.MethodGet, healthy.URL+"/health", nil)
 	health = nil
@@ -51,7 +76,7 @@ func TestARunNoWorkerPicksUpEndsFailedAfterItsBoundAndFreesTheComponent(t *testi
 	assert.GreaterOrEqual(t, health["workerPollers"], float64(1))
 	assert.Nil(t, health["warning"])
 
-	status := provision(t, healthy.URL, text)
+	status = provision(t, healthy.URL, text)
 	assert.Equal(t, api.StatusCompleted, status.Status)
 	assert.Equal(t, "Spark job "+jobName(name)+" created in virtual cluster vc-dev of CDE service cde-dev", status.Result)
 }
