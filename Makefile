@@ -3,18 +3,23 @@ GO ?= go
 # The race detector needs cgo; the machines this runs on have gcc.
 export CGO_ENABLED ?= 1
 
-.PHONY: test vet run temporal-cli helm-cli fmt fuzz bench histories
+.PHONY: test vet workflowcheck run temporal-cli helm-cli fmt fuzz bench histories
 
 ## run: the full local stack (Temporal dev server + Web UI, CDE simulator, local S3, worker, API)
 run:
 	$(GO) run ./cmd/dev
 
 ## test: vet and every test with the race detector, end-to-end tests included (what CI runs)
-test: vet temporal-cli helm-cli
+test: vet workflowcheck temporal-cli helm-cli
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 vet:
 	$(GO) vet ./...
+
+## workflowcheck: Temporal's static check that the workflow code is deterministic (pinned in
+## tools/workflowcheck); the replay test proves the same on recorded histories
+workflowcheck:
+	@bin=$$($(GO) -C tools/workflowcheck tool -n workflowcheck) && $$bin ./workflows/...
 
 ## temporal-cli: build the Temporal CLI pinned in tools/temporal (cached after the first time)
 temporal-cli:

@@ -2,8 +2,10 @@ package descriptor
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -187,7 +189,10 @@ func (v *validator) conf(conf map[string]string) {
 	if _, empty := conf[""]; empty {
 		v.add(ConfKeyEmpty.At(v.d.Path(FieldJobConfig + ".conf")))
 	}
-	for k := range conf {
+	// Sorted: the rules run inside workflows too (Recheck), where the order of anything must not
+	// depend on a map's; workflowcheck cannot see that sorting makes it deterministic.
+	keys := slices.Sorted(maps.Keys(conf)) //workflowcheck:ignore
+	for _, k := range keys {
 		if k != "" && strings.TrimSpace(k) == "" {
 			v.add(ConfKeyEmpty.At(v.d.Path(FieldJobConfig+".conf"), "a key is only spaces"))
 		}
