@@ -113,6 +113,11 @@ func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities, t
 		// worker's successor re-sends at most the file that was in flight.
 		MaxHeartbeatThrottleInterval:     5 * time.Second,
 		DefaultHeartbeatThrottleInterval: 5 * time.Second,
+		// A non-determinism error (a run of a newer release handed to an older worker during a
+		// rollout) fails the workflow task, which Temporal retries until a worker that knows the
+		// run's branches takes it; it never fails the run (the SDK's default, stated because the
+		// upgrade procedure in docs/operations.md relies on it).
+		WorkflowPanicPolicy: worker.BlockWorkflow,
 	}
 	for _, t := range tune {
 		t(&opts)
