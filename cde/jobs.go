@@ -252,8 +252,11 @@ func (c *JobsClient) CreateJob(ctx context.Context, job Job) error {
 // omitted one keeps its previous value. Members the Job type does not model
 // are left to the server.
 //
-// If the POST of a re-creation fails, the error says so and the job is
-// absent: creating it (an upsert's next attempt) restores it.
+// Those members are the only reason a job is ever deleted and created again,
+// and only on such a server. If the POST of the re-creation fails, the job's
+// previous definition is posted back, so the live job keeps running as it was
+// (its run history is lost with the DELETE); the error says what happened.
+// Only if that fails too is the job absent until an upsert creates it.
 func (c *JobsClient) UpdateJob(ctx context.Context, job Job) error {
 	const op = "updateJob"
 	p, err := escapeName("job name", job.Name)
@@ -292,10 +295,33 @@ func (c *JobsClient) UpdateJob(ctx context.Context, job Job) error {
 	if err := c.DeleteJob(ctx, job.Name); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("cde: %s: the server kept %s after PATCH, and deleting the job to recreate it failed: %w", op, what, err)
 	}
-	if err := c.CreateJob(ctx, job); err != nil {
-		return fmt.Errorf("cde: %s: the server kept %s after PATCH; the job was deleted to be recreated and is absent until created again: %w", op, what, err)
+	createErr := c.CreateJob(ctx, job)
+	if createErr == nil {
+		return nil
 	}
-	return nil
+	// The job must not stay absent: put the definition it had before this update back.
+	previous, decodeErr := asJob(current)
+	if decodeErr == nil {
+		decodeErr = c.CreateJob(ctx, previous)
+	}
+	if decodeErr != nil {
+		return fmt.Errorf("cde: %s: the server kept %s after PATCH; the job was deleted to be recreated, the creation failed (%w) and restoring its previous definition failed too (%v): it is absent until created again", op, what, createErr, decodeErr)
+	}
+	return fmt.Errorf("cde: %s: the server kept %s after PATCH; the job was deleted to be recreated and the creation failed, so its previous definition was restored (its run history is lost): %w", op, what, createErr)
+}
+
+// asJob is a stored job document as the Job to create again: the members the Job type models
+// (read-only members such as created or owner are not sent back).
+func asJob(doc map[string]any) (Job, error) {
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return Job{}, err
+	}
+	var job Job
+	if err := json.Unmarshal(raw, &job); err != nil {
+		return Job{}, fmt.Errorf("the stored job does not decode: %w", err)
+	}
+	return job, nil
 }
 
 // jobDocument reads a job as a generic JSON object: UpdateJob needs to know

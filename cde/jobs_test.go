@@ -547,6 +547,19 @@ func (s *scriptedVC) body(t *testing.T, method string) []byte {
 	return nil
 }
 
+// bodies are the bodies of every request of method, in order.
+func (s *scriptedVC) bodies(method string) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out [][]byte
+	for _, r := range s.seen {
+		if r.Method == method {
+			out = append(out, r.Body)
+		}
+	}
+	return out
+}
+
 func startScriptedVC(t *testing.T, answers map[string][]scripted) (*scriptedVC, *JobsClient) {
 	t.Helper()
 	s := &scriptedVC{answers: answers}
@@ -668,9 +681,12 @@ func TestUpdateJobVerifiesRemovalsAndRecreatesWhenANullWasIgnored(t *testing.T) 
 		{"a failed delete stops before the create and says what was kept",
 			map[string][]scripted{"GET /jobs/j": {{200, withClass}}, "PATCH /jobs/j": {{200, ""}}, "DELETE /jobs/j": {{503, ""}}},
 			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j", "DELETE /jobs/j"}, "kept spark.className", true},
-		{"a failed create after the delete says the job is absent",
-			map[string][]scripted{"GET /jobs/j": {{200, withClass}}, "PATCH /jobs/j": {{200, ""}}, "DELETE /jobs/j": {{204, ""}}, "POST /jobs": {{503, ""}}},
-			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j", "DELETE /jobs/j", "POST /jobs"}, "absent until created again", true},
+		{"a failed create after the delete restores the previous definition",
+			map[string][]scripted{"GET /jobs/j": {{200, withClass}}, "PATCH /jobs/j": {{200, ""}}, "DELETE /jobs/j": {{204, ""}}, "POST /jobs": {{503, ""}, {201, ""}}},
+			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j", "DELETE /jobs/j", "POST /jobs", "POST /jobs"}, "its previous definition was restored", true},
+		{"only when the restore fails too is the job absent",
+			map[string][]scripted{"GET /jobs/j": {{200, withClass}}, "PATCH /jobs/j": {{200, ""}}, "DELETE /jobs/j": {{204, ""}}, "POST /jobs": {{503, ""}, {503, ""}}},
+			[]string{"GET /jobs/j", "PATCH /jobs/j", "GET /jobs/j", "DELETE /jobs/j", "POST /jobs", "POST /jobs"}, "absent until created again", true},
 		{"a missing job is not found before any write",
 			map[string][]scripted{"GET /jobs/j": {{404, `{"message":"job 'j' not found"}`}}},
 			[]string{"GET /jobs/j"}, "404", false},
@@ -696,6 +712,10 @@ func TestUpdateJobVerifiesRemovalsAndRecreatesWhenANullWasIgnored(t *testing.T) 
 			if slices.Contains(tt.wantRequests, "POST /jobs") {
 				// The re-creation sends the job as CreateJob does.
 				jsonEqual(t, "POST body", s.body(t, http.MethodPost), `{"name":"j","type":"spark","spark":{"file":"main.py"}}`)
+			}
+			if posts := s.bodies(http.MethodPost); len(posts) == 2 {
+				// The restore sends back the definition read before the PATCH.
+				jsonEqual(t, "restoring POST body", posts[1], withClass)
 			}
 		})
 	}
