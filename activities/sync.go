@@ -156,11 +156,9 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 	}
 	var uploads []upload
 	for _, rf := range in.Resources {
-		wanted := map[string]bool{}
 		for _, obj := range rf.Objects {
 			path := obj.Artifact.Location.Basename()
 			key := rf.Resource + "/" + path
-			wanted[path] = true
 			entry, known := old.Files[key]
 			have, present := current[rf.Resource][path]
 			switch {
@@ -175,15 +173,13 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		if !rf.Prune {
 			continue
 		}
-		for _, path := range sortedKeys(current[rf.Resource]) {
-			if wanted[path] || (rf.Resource == in.ManifestResource && path == ManifestPath) {
-				continue
-			}
-			if err := jobs.DeleteResourceFile(ctx, rf.Resource, path); err != nil && !errors.Is(err, cde.ErrNotFound) {
-				return SyncResult{}, classify(fmt.Sprintf("remove %s from resource %s", path, rf.Resource), err)
-			}
-			result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionRemoved})
+		// Runs of the first releases prune here, before the uploads; later ones leave Prune off
+		// and call PruneFiles once the job no longer references the files.
+		removed, err := prune(ctx, jobs, rf, in.ManifestResource, current[rf.Resource])
+		if err != nil {
+			return SyncResult{}, err
 		}
+		result.Files = append(result.Files, removed...)
 	}
 
 	// Uploads, side by side. The first failure cancels the others; files completed before it are
@@ -388,4 +384,58 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 		return classify("write the upload manifest to resource "+in.ManifestResource, err)
 	}
 	return nil
+}
+
+// PruneResult lists the files PruneFiles removed.
+type PruneResult struct {
+	Files []FileSync `json:"files"`
+}
+
+// PruneFiles removes from each resource marked Prune the files its objects do not name (the
+// manifest excepted). Provision runs it after the job upsert: until the job is updated, the
+// deployed job may still reference those files, and a provision that fails before must leave
+// that job runnable. A file already gone is success, so a retry converges.
+func (a *Activities) PruneFiles(ctx context.Context, in SyncInput) (PruneResult, error) {
+	jobs, err := a.jobs(in.Target)
+	if err != nil {
+		return PruneResult{}, err
+	}
+	var out PruneResult
+	for _, rf := range in.Resources {
+		if !rf.Prune {
+			continue
+		}
+		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
+		if err != nil {
+			return PruneResult{}, err
+		}
+		removed, err := prune(ctx, jobs, rf, in.ManifestResource, files)
+		if err != nil {
+			return PruneResult{}, err
+		}
+		out.Files = append(out.Files, removed...)
+	}
+	for _, f := range out.Files {
+		a.Metrics.file(ctx, f.Action)
+	}
+	return out, nil
+}
+
+// prune deletes the files of a resource (files, by path) that rf's objects do not name.
+func prune(ctx context.Context, jobs *cde.JobsClient, rf ResourceFiles, manifestResource string, files map[string]cde.ResourceFile) ([]FileSync, error) {
+	wanted := map[string]bool{}
+	for _, obj := range rf.Objects {
+		wanted[obj.Artifact.Location.Basename()] = true
+	}
+	var removed []FileSync
+	for _, path := range sortedKeys(files) {
+		if wanted[path] || (rf.Resource == manifestResource && path == ManifestPath) {
+			continue
+		}
+		if err := jobs.DeleteResourceFile(ctx, rf.Resource, path); err != nil && !errors.Is(err, cde.ErrNotFound) {
+			return nil, classify(fmt.Sprintf("remove %s from resource %s", path, rf.Resource), err)
+		}
+		removed = append(removed, FileSync{Resource: rf.Resource, Path: path, Action: ActionRemoved})
+	}
+	return removed, nil
 }

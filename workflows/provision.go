@@ -48,9 +48,12 @@ func provision(r *run) (Result, error) {
 	// One activity creates the resources if needed and syncs their files: uploads run side by
 	// side inside it (bounded by the worker's UPLOAD_CONCURRENCY), unchanged files are skipped,
 	// and its heartbeats carry the files done so that a worker crash resumes with the next file.
+	// Files the descriptor no longer lists are removed once the job is updated (PruneFiles
+	// below): until then the deployed job may reference them.
+	pruneAfterUpsert := changed(ctx, changePruneAfterUpsert)
 	mainRes := descriptor.MainResourceName(s.JobName)
 	sync := activities.SyncInput{Target: t, ManifestResource: mainRes}
-	main := activities.ResourceFiles{Resource: mainRes, Type: cde.ResourceTypeFiles, Prune: true}
+	main := activities.ResourceFiles{Resource: mainRes, Type: cde.ResourceTypeFiles, Prune: !pruneAfterUpsert}
 	var reqs []activities.ArtifactObject
 	for _, obj := range art.Objects {
 		if obj.Artifact.Role == descriptor.RoleRequirements {
@@ -125,6 +128,9 @@ func provision(r *run) (Result, error) {
 			r.note("WARNING", "provision", "Recording the upload manifest failed; the next provision uploads every file again: "+causeMessage(err))
 		}
 	}
+	if pruneAfterUpsert {
+		r.pruneFiles(sync, mainRes)
+	}
 	verb := "updated"
 	if job.Created {
 		verb = "created"
@@ -196,6 +202,28 @@ func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobIn
 		out["idBrokerHosts"] = fmt.Sprint(sorted)
 	}
 	return out
+}
+
+// pruneFiles removes from the main resource the files the descriptor no longer lists, now that
+// the job no longer references them. The job is deployed whatever happens here: a failure is a
+// warning, and the next provision removes them.
+func (r *run) pruneFiles(sync activities.SyncInput, mainRes string) {
+	in := sync
+	in.Resources = nil
+	for _, rf := range sync.Resources {
+		if rf.Resource == mainRes {
+			rf.Prune = true
+			in.Resources = append(in.Resources, rf)
+		}
+	}
+	var pruned activities.PruneResult
+	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.PruneFiles, in).Get(r.ctx, &pruned); err != nil {
+		r.note("WARNING", "provision", "Removing the files the descriptor no longer lists failed; the next provision removes them: "+causeMessage(err))
+		return
+	}
+	for _, f := range pruned.Files {
+		r.note("INFO", "provision", fmt.Sprintf("Removed %s from resource %s: the descriptor no longer lists it", f.Path, f.Resource))
+	}
 }
 
 // PythonEnvBudget bounds the wait for a Python environment build; CDE builds take minutes.

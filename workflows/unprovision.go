@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
@@ -45,6 +46,10 @@ func unprovision(r *run) (Result, error) {
 		r.note("INFO", "unprovision", "removeData is set: a Spark job holds no data of its own, its S3 artifacts are left untouched")
 	}
 
+	if changed(ctx, changeUnprovisionEveryDelete) {
+		return r.deleteEverything(t)
+	}
+	// Runs from before changeUnprovisionEveryDelete stop at the first failed delete.
 	r.step("unprovision", "Deleting job "+s.JobName)
 	var del activities.DeleteResult
 	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteJob, activities.DeleteInput{Target: t, Name: s.JobName}).Get(ctx, &del); err != nil {
@@ -56,8 +61,7 @@ func unprovision(r *run) (Result, error) {
 		r.note("INFO", "unprovision", "Job "+s.JobName+" was already absent")
 	}
 
-	// Both resources, whatever the job kind: a job that changed kind may have left the other.
-	for _, name := range []string{descriptor.MainResourceName(s.JobName), descriptor.PyEnvResourceName(s.JobName)} {
+	for _, name := range resourcesOf(s.JobName) {
 		r.step("unprovision", "Deleting resource "+name)
 		var rd activities.DeleteResult
 		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: t, Name: name}).Get(ctx, &rd); err != nil {
@@ -68,6 +72,56 @@ func unprovision(r *run) (Result, error) {
 	r.step("unprovision", "Confirming job "+s.JobName+" is gone")
 	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.ConfirmJobGone, activities.DeleteInput{Target: t, Name: s.JobName}).Get(ctx, nil); err != nil {
 		return Result{}, r.failed("unprovision", "confirming job "+s.JobName+" is gone failed", err)
+	}
+	msg := fmt.Sprintf("Spark job %s %s from virtual cluster %s of CDE service %s", s.JobName, jobWas, t.ClusterName, t.ServiceName)
+	r.step("unprovision", msg)
+	return Result{Operation: OpUnprovision, Message: msg, Logs: r.logs}, nil
+}
+
+// resourcesOf are the resources an unprovision deletes: both, whatever the job kind, since a job
+// that changed kind may have left the other.
+func resourcesOf(jobName string) []string {
+	return []string{descriptor.MainResourceName(jobName), descriptor.PyEnvResourceName(jobName)}
+}
+
+// deleteEverything deletes the job and each of its resources, attempting every delete even after
+// one failed, and fails with every failure; what is already gone counts as deleted.
+func (r *run) deleteEverything(t activities.Target) (Result, error) {
+	s := r.in.Descriptor.Component.Specific
+	var failures []string
+	fail := func(what string, err error) {
+		msg := what + " failed: " + causeMessage(err)
+		r.note("ERROR", "unprovision", msg)
+		failures = append(failures, msg)
+	}
+
+	r.step("unprovision", "Deleting job "+s.JobName)
+	var del activities.DeleteResult
+	jobErr := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteJob, activities.DeleteInput{Target: t, Name: s.JobName}).Get(r.ctx, &del)
+	if jobErr != nil {
+		fail("deleting job "+s.JobName, jobErr)
+	} else if !del.Deleted {
+		r.note("INFO", "unprovision", "Job "+s.JobName+" was already absent")
+	}
+	for _, name := range resourcesOf(s.JobName) {
+		r.step("unprovision", "Deleting resource "+name)
+		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: t, Name: name}).Get(r.ctx, nil); err != nil {
+			fail("deleting resource "+name, err)
+		}
+	}
+	if jobErr == nil {
+		r.step("unprovision", "Confirming job "+s.JobName+" is gone")
+		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.ConfirmJobGone, activities.DeleteInput{Target: t, Name: s.JobName}).Get(r.ctx, nil); err != nil {
+			fail("confirming job "+s.JobName+" is gone", err)
+		}
+	}
+	if len(failures) > 0 {
+		msg := fmt.Sprintf("unprovisioning job %s failed (%d of its deletes): %s", s.JobName, len(failures), strings.Join(failures, "; "))
+		return Result{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeFailed, nil, Failure{Logs: r.logs})
+	}
+	jobWas := "deleted"
+	if !del.Deleted {
+		jobWas = "already absent"
 	}
 	msg := fmt.Sprintf("Spark job %s %s from virtual cluster %s of CDE service %s", s.JobName, jobWas, t.ClusterName, t.ServiceName)
 	r.step("unprovision", msg)

@@ -21,6 +21,14 @@ const (
 	// rules before any activity, so a run started directly on Temporal gets the API's checks.
 	// Before it (DefaultVersion, histories v1) the input was trusted.
 	changeInputRecheck = "input-recheck"
+	// changePruneAfterUpsert (1): files the descriptor no longer lists are removed after the job
+	// upsert (PruneFiles), so a provision that fails leaves the deployed job with every file it
+	// references. Before it (DefaultVersion, histories v1 and v2) SyncFiles removed them first.
+	changePruneAfterUpsert = "prune-after-upsert"
+	// changeUnprovisionEveryDelete (1): unprovision attempts every delete (the job, each
+	// resource) and reports every failure. Before it (DefaultVersion, histories v1 and v2) it
+	// stopped at the first failure.
+	changeUnprovisionEveryDelete = "unprovision-every-delete"
 )
 
 // versions are the branches one run takes, decided once at its start.
@@ -31,12 +39,20 @@ type versions struct {
 	recheck bool
 }
 
-// decideVersions records (or, on replay, reads) the branches of this run. It runs before any
-// other command of the workflow, so that a history of the previous release, whose first command
-// is not a version marker, takes the old branches.
+// decideVersions records (or, on replay, reads) the branches of this run that every workflow
+// takes at its start. It runs before any other command of the workflow, so that a history of the
+// first release, whose first command is not a version marker, takes the old branches. Changes
+// of one step are decided where the step is (changed), as Temporal's patching does.
 func decideVersions(ctx workflow.Context) versions {
 	return versions{
 		stepMemo: workflow.GetVersion(ctx, changeProgressQuery, workflow.DefaultVersion, 1) == workflow.DefaultVersion,
 		recheck:  workflow.GetVersion(ctx, changeInputRecheck, workflow.DefaultVersion, 1) >= 1,
 	}
+}
+
+// changed reports whether this run takes the new branch of a one-step change (version 1 of
+// changeID): a run that reached the step before the change, on an older worker, takes the old
+// one. Call it right before the step, on every path that reaches it.
+func changed(ctx workflow.Context, changeID string) bool {
+	return workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1) >= 1
 }

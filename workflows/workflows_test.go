@@ -77,7 +77,7 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, target).Return([]string{"10.0.0.2", "10.0.0.1"}, nil).Once()
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool {
-		return len(in.Resources) == 1 && len(in.Resources[0].Objects) == 2 && in.Resources[0].Prune &&
+		return len(in.Resources) == 1 && len(in.Resources[0].Objects) == 2 && !in.Resources[0].Prune &&
 			in.Resources[0].Type == "files" && in.Resources[0].Resource == descriptor.MainResourceName("finance-cashflow-0-spark-wl-development")
 	})).Return(func(_ context.Context, in activities.SyncInput) (activities.SyncResult, error) {
 		out := activities.SyncResult{ManifestStale: true}
@@ -91,6 +91,10 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 		return in.Specific.JobName == "finance-cashflow-0-spark-wl-development" && len(in.IDBrokerHosts) == 2
 	})).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development", Created: true}, nil).Once()
 	env.OnActivity(a.RecordManifest, mock.Anything, mock.Anything).Return(nil).Once()
+	// Files no longer listed go once the job is updated, not before.
+	env.OnActivity(a.PruneFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool {
+		return len(in.Resources) == 1 && in.Resources[0].Prune && len(in.Resources[0].Objects) == 2
+	})).Return(activities.PruneResult{Files: []activities.FileSync{{Resource: "mainres", Path: "old.jar", Action: activities.ActionRemoved}}}, nil).Once()
 
 	env.ExecuteWorkflow(workflows.ProvisionName, in)
 	require.True(t, env.IsWorkflowCompleted())
@@ -105,6 +109,24 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	assert.Equal(t, target.VcAPIURL, res.PrivateInfo["vcApiUrl"])
 	assert.NotEmpty(t, res.PrivateInfo["runId"])
 	assert.GreaterOrEqual(t, len(res.Logs), 5)
+	assert.Equal(t, "Removed old.jar from resource mainres: the descriptor no longer lists it", res.Logs[len(res.Logs)-2].Message)
+}
+
+// A provision that fails at the job upsert removes no file: the deployed job keeps every file it
+// references (PruneFiles is not mocked, so a call would fail the test).
+func TestAFailedJobUpsertRemovesNoFile(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool { return !in.Resources[0].Prune })).
+		Return(activities.SyncResult{}, nil)
+	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{},
+		temporal.NewNonRetryableApplicationError("create or update job: 400 spark.file: unsupported", activities.ErrTypeCDE, nil))
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	require.Error(t, env.GetWorkflowError())
+	assert.Contains(t, env.GetWorkflowError().Error(), "creating or updating job finance-cashflow-0-spark-wl-development failed")
 }
 
 func TestProvisionRefusesWithEveryProblemOfTheChecks(t *testing.T) {
@@ -389,4 +411,29 @@ func TestLongestRunAddsTheBudgetsOfTheStepsInSequence(t *testing.T) {
 	assert.Equal(t, 10*time.Minute, workflows.LongestRun(workflows.OpValidate))
 	assert.Equal(t, 10*time.Minute+3*time.Hour+workflows.PythonEnvBudget+5*time.Minute+10*time.Minute, workflows.LongestRun(workflows.OpProvision))
 	assert.Equal(t, 45*time.Minute, workflows.LongestRun(workflows.OpUnprovision))
+}
+
+// An unprovision attempts every delete and reports every failure, not only the first; a job it
+// could not delete is not confirmed gone (ConfirmJobGone is not mocked).
+func TestUnprovisionAttemptsEveryDeleteAndReportsEveryFailure(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	job := "finance-cashflow-0-spark-wl-development"
+	refused := func(msg string) error {
+		return temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeCDE, nil)
+	}
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.DeleteJob, mock.Anything, mock.Anything).Return(activities.DeleteResult{}, refused("delete job: 403 not the owner")).Once()
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.MainResourceName(job)}).
+		Return(activities.DeleteResult{}, refused("delete resource: 409 in use")).Once()
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvResourceName(job)}).
+		Return(activities.DeleteResult{Deleted: true}, nil).Once()
+
+	env.ExecuteWorkflow(workflows.UnprovisionName, in)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+	assert.Equal(t, workflows.ErrTypeFailed, appErr.Type())
+	assert.Contains(t, appErr.Error(), "(2 of its deletes)")
+	assert.Contains(t, appErr.Error(), "deleting job "+job+" failed: delete job: 403 not the owner")
+	assert.Contains(t, appErr.Error(), "deleting resource "+descriptor.MainResourceName(job)+" failed: delete resource: 409 in use")
 }
