@@ -157,11 +157,7 @@ func (d *decoder) workload(n *yaml.Node, index int, compID string) (Workload, bo
 	// A malformed id is reported, but decoding goes on so that the other problems come in the
 	// same answer; Validate skips the job-name rule, which would only repeat it.
 	if _, err := ParseComponentID(compID); err != nil {
-		d.add(Problem{
-			Field:    join(base, "id"),
-			Message:  fmt.Sprintf("The component id '%s' is not of the form urn:dmb:cmp:<domain>:<data product>:<major version>:<component name>", compID),
-			Solution: "Give the component an id like urn:dmb:cmp:finance:cashflow:0:spark-wl (letters, digits, _ and - in each part).",
-		}, c.node("id"))
+		d.add(componentIDProblem(join(base, "id"), compID), c.node("id"))
 	}
 	w.Name = d.optional(c, "name")
 	w.Description = d.optional(c, "description")
@@ -190,21 +186,28 @@ var (
 	pythonKeys = []string{"pythonFile", "pythonVersion", "requirementsFile", "pyMirror"}
 )
 
+// present lists the keys of f that are given: present, not null, and for pyMirror not blank
+// (an empty mirror means no mirror, so it says nothing about the kind of job).
 func present(f fields, keys []string) []string {
 	var out []string
 	for _, k := range keys {
-		if f.node(k) != nil {
+		if n := f.node(k); n != nil && !(k == "pyMirror" && blankScalar(n)) {
 			out = append(out, k)
 		}
 	}
 	return out
 }
 
+// blankScalar reports whether n is a scalar of only white space ("" included).
+func blankScalar(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && strings.TrimSpace(n.Value) == ""
+}
+
 func (d *decoder) specific(f fields) Specific {
 	s := Specific{
 		CDEService: d.required(f, "cdeService", "Set cdeService to the name of the CDE service that runs the job."),
 		CDECluster: d.required(f, "cdeCluster", "Set cdeCluster to the name of the virtual cluster of the CDE service that runs the job."),
-		JobName:    d.required(f, "jobName", "Set jobName to the CDE job name, <domain>-<data product>-<major>-<component>-<environment>."),
+		JobName:    d.required(f, "jobName", "Set jobName to the CDE job name: the component id without urn:dmb:cmp:, a dash and the environment, with every character other than a letter or digit replaced by a dash."),
 	}
 	sk, pk := present(f, sparkKeys), present(f, pythonKeys)
 	switch {
@@ -227,7 +230,9 @@ func (d *decoder) specific(f fields) Specific {
 			s.Kind = PySparkWithEnv
 			s.RequirementsFile, _ = d.str(f, "requirementsFile")
 		}
-		if f.node("pyMirror") != nil {
+		// pyMirror absent, null (`pyMirror:` or `pyMirror: null`, which the reference decoded as
+		// no mirror) or blank means no mirror: PyPI.
+		if n := f.node("pyMirror"); n != nil && !blankScalar(n) {
 			if m, ok := d.str(f, "pyMirror"); ok {
 				s.PyMirror = &m
 			}
@@ -236,12 +241,8 @@ func (d *decoder) specific(f fields) Specific {
 					Field:    join(f.path, "pyMirror"),
 					Message:  "pyMirror is set but requirementsFile is not: the mirror is only used to build a Python environment",
 					Solution: "Add requirementsFile, or remove pyMirror.",
-				}, f.node("pyMirror"))
+				}, n)
 			}
-		} else if _, has := f.values["pyMirror"]; has && s.Kind == PySparkWithEnv {
-			// `pyMirror:` with nothing after it: present but empty, which the reference refuses.
-			empty := ""
-			s.PyMirror = &empty
 		}
 	default:
 		d.add(Problem{

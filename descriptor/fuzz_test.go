@@ -3,11 +3,16 @@ package descriptor_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
+
+// referenceSanitise is the reference provisioner's sanitise: value.replaceAll("[^a-zA-Z0-9]", "-"),
+// which, like Go's regexp, replaces one code point at a time.
+var referenceSanitise = regexp.MustCompile(`[^a-zA-Z0-9]`)
 
 // FuzzDecode checks that no input makes the decoder or the rules panic, and that every answer
 // is usable: either a descriptor without problems, or problems that each have a field path, a
@@ -25,6 +30,11 @@ func FuzzDecode(f *testing.F) {
 		f.Add(string(text))
 	}
 	f.Add(marshal(f, descriptorDoc()))
+	for _, id := range componentIDs {
+		doc := descriptorDoc()
+		withComponentID(doc, id.id, id.env, id.jobName)
+		f.Add(marshal(f, doc))
+	}
 	f.Add("dataProduct:\n  components:\n    - *x\n")
 	f.Add("a: &a [*a]\n")
 	f.Add("- 1\n- 2\n")
@@ -48,8 +58,14 @@ func FuzzDecode(f *testing.F) {
 			if d.Component.Specific.Kind == "" {
 				t.Fatalf("valid descriptor without job kind for %q", text)
 			}
-			if !strings.HasPrefix(d.Component.Specific.JobName, strings.Split(d.Component.ID, ":")[3]) {
-				t.Fatalf("valid descriptor whose job name does not follow the component id: %q", text)
+			// Every id the reference accepted is accepted (urn:dmb:cmp: and anything after it), with
+			// the job name the reference required, computed here as the reference did.
+			rest, ok := strings.CutPrefix(d.Component.ID, descriptor.ComponentIDPrefix)
+			if !ok || rest == "" || d.Component.ID != d.ComponentID {
+				t.Fatalf("valid descriptor with the component id %q for %q", d.Component.ID, text)
+			}
+			if want := referenceSanitise.ReplaceAllString(rest+"-"+d.DataProduct.Environment, "-"); d.Component.Specific.JobName != want {
+				t.Fatalf("valid descriptor whose job name %q is not the reference's %q: %q", d.Component.Specific.JobName, want, text)
 			}
 			// What the API accepts, a workflow accepts after its input crossed Temporal as JSON.
 			if ps := descriptor.Recheck(roundTrip(t, d)); len(ps) > 0 {

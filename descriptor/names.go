@@ -14,27 +14,39 @@ import (
 // ComponentIDPrefix starts every component id.
 const ComponentIDPrefix = "urn:dmb:cmp:"
 
-var componentIDPattern = regexp.MustCompile(`^urn:dmb:cmp:([A-Za-z0-9_-]+):([A-Za-z0-9_-]+):([0-9]+):([A-Za-z0-9_-]+)$`)
-
-// ComponentID is a parsed component id urn:dmb:cmp:<domain>:<dataProduct>:<major>:<name>.
+// ComponentID is a parsed component id: ComponentIDPrefix followed by a non-empty rest.
+//
+// The Witboost template writes the rest as <domain>:<data product>:<major>:<name>
+// (urn:dmb:cmp:finance:cashflow:0:spark-wl), but the reference provisioner accepted any rest
+// (its own tests use urn:dmb:cmp:my_dm.my_dp.1.my_wl), and so does this one: a component it
+// deployed must stay deployable and removable here, under the same job name. Nothing is read
+// from the parts of the rest; the job name is derived from the rest as a whole (ExpectedJobName).
 type ComponentID struct {
-	Domain      string
-	DataProduct string
-	Major       int
-	Name        string
+	// Rest is the id without ComponentIDPrefix, as given (never empty).
+	Rest string
 }
 
-// ParseComponentID parses a component id of the form urn:dmb:cmp:<domain>:<dp>:<major>:<name>.
+// ParseComponentID accepts every id the reference provisioner accepted: ComponentIDPrefix
+// (case-sensitive) followed by at least one character, whatever the characters and however many
+// parts the rest has.
 func ParseComponentID(id string) (ComponentID, error) {
-	m := componentIDPattern.FindStringSubmatch(id)
-	if m == nil {
-		return ComponentID{}, fmt.Errorf("component id %q is not of the form %s<domain>:<data product>:<major version>:<component name>", id, ComponentIDPrefix)
+	rest, ok := strings.CutPrefix(id, ComponentIDPrefix)
+	switch {
+	case !ok:
+		return ComponentID{}, fmt.Errorf("component id %q does not start with %s", id, ComponentIDPrefix)
+	case rest == "":
+		return ComponentID{}, fmt.Errorf("component id %q has nothing after %s", id, ComponentIDPrefix)
 	}
-	major, err := strconv.Atoi(m[3])
-	if err != nil { // more digits than an int holds
-		return ComponentID{}, fmt.Errorf("component id %q: major version %q is out of range", id, m[3])
+	return ComponentID{Rest: rest}, nil
+}
+
+// componentIDProblem is the problem of a component id that ParseComponentID refuses, at field.
+func componentIDProblem(field, id string) Problem {
+	return Problem{
+		Field:    field,
+		Message:  fmt.Sprintf("The component id '%s' is not a component id: it must start with %s followed by the rest of the id", id, ComponentIDPrefix),
+		Solution: "Give the component an id like urn:dmb:cmp:finance:cashflow:0:spark-wl, as Witboost generates it.",
 	}
-	return ComponentID{Domain: m[1], DataProduct: m[2], Major: major, Name: m[4]}, nil
 }
 
 // ExpectedJobName is the CDE job name the reference provisioner enforces (reference/witboost-api.md

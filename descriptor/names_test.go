@@ -34,18 +34,50 @@ func TestResourceNamesAreTheReferenceNames(t *testing.T) {
 	assert.Len(t, descriptor.MainResourceName(long), len("mainres-")+32, "names stay bounded")
 }
 
-func TestParseComponentID(t *testing.T) {
-	id, err := descriptor.ParseComponentID("urn:dmb:cmp:finance:cash_flow:12:spark-wl")
-	require.NoError(t, err)
-	assert.Equal(t, descriptor.ComponentID{Domain: "finance", DataProduct: "cash_flow", Major: 12, Name: "spark-wl"}, id)
+// componentIDs are the id shapes the reference provisioner accepted, each with the job name it
+// required (reference/witboost-api.md 4.4: sanitise("<id without urn:dmb:cmp:>-<environment>"),
+// every character outside [a-zA-Z0-9] replaced by "-"), and the ids it refused.
+var componentIDs = []struct {
+	name, id, env, jobName string // jobName "" when the id is refused
+}{
+	{"template shape", "urn:dmb:cmp:finance:cashflow:0:spark-wl", "development", "finance-cashflow-0-spark-wl-development"},
+	{"a dot in a part", "urn:dmb:cmp:finance:cash.flow:0:spark-wl", "development", "finance-cash-flow-0-spark-wl-development"},
+	{"the reference's own test id: dots, no colons", "urn:dmb:cmp:my_dm.my_dp.1.my_wl", "my-dp-environment", "my-dm-my-dp-1-my-wl-my-dp-environment"},
+	{"one part", "urn:dmb:cmp:spark-wl", "development", "spark-wl-development"},
+	{"two parts", "urn:dmb:cmp:finance:spark-wl", "development", "finance-spark-wl-development"},
+	{"more parts than the template", "urn:dmb:cmp:finance:cashflow:0:spark-wl:extra", "development", "finance-cashflow-0-spark-wl-extra-development"},
+	{"a major version that is not a number", "urn:dmb:cmp:finance:cashflow:v1:spark-wl", "development", "finance-cashflow-v1-spark-wl-development"},
+	{"a major version beyond an int", "urn:dmb:cmp:finance:cashflow:99999999999999999999999:wl", "development", "finance-cashflow-99999999999999999999999-wl-development"},
+	{"empty parts", "urn:dmb:cmp:finance::0:", "development", "finance--0--development"},
+	{"only punctuation after the prefix", "urn:dmb:cmp::", "development", "--development"},
+	{"space, slash and other punctuation", "urn:dmb:cmp:fin ance/x#1?a=b%20\"q\":0:wl", "development", "fin-ance-x-1-a-b-20-q--0-wl-development"},
+	{"underscores become dashes, case is kept", "urn:dmb:cmp:Fin_Ops:CF:2:Job", "Prod", "Fin-Ops-CF-2-Job-Prod"},
+	{"a non-ASCII letter is one dash", "urn:dmb:cmp:fin:café:0:x", "dev", "fin-caf--0-x-dev"},
+	{"a character outside the BMP is one dash, as in Java's replaceAll", "urn:dmb:cmp:fin:a\U0001F600b:0:x", "dev", "fin-a-b-0-x-dev"},
+	{"an environment with punctuation", "urn:dmb:cmp:finance:cashflow:0:spark-wl", "dev.eu_1", "finance-cashflow-0-spark-wl-dev-eu-1"},
 
-	for _, bad := range []string{
-		"", "urn:dmb:cmp:", "finance:cashflow:0:wl", "urn:dmb:dp:finance:cashflow:0", "urn:dmb:cmp:finance:cashflow:0",
-		"urn:dmb:cmp:finance:cashflow:x:wl", "urn:dmb:cmp:finance:cash flow:0:wl", "urn:dmb:cmp:finance:cashflow:0:wl:extra",
-		"urn:dmb:cmp:finance:cashflow:99999999999999999999999:wl",
-	} {
-		_, err := descriptor.ParseComponentID(bad)
-		assert.Error(t, err, bad)
+	{"empty", "", "development", ""},
+	{"the prefix alone", "urn:dmb:cmp:", "development", ""},
+	{"the prefix without its last colon", "urn:dmb:cmp", "development", ""},
+	{"no prefix", "finance:cashflow:0:spark-wl", "development", ""},
+	{"a data product id", "urn:dmb:dp:finance:cashflow:0", "development", ""},
+	{"the prefix in upper case", "URN:DMB:CMP:finance:cashflow:0:spark-wl", "development", ""},
+	{"a space before the prefix", " urn:dmb:cmp:finance:cashflow:0:spark-wl", "development", ""},
+}
+
+func TestParseComponentIDAcceptsWhatTheReferenceAccepted(t *testing.T) {
+	for _, tt := range componentIDs {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := descriptor.ParseComponentID(tt.id)
+			if tt.jobName == "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), descriptor.ComponentIDPrefix)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, strings.TrimPrefix(tt.id, descriptor.ComponentIDPrefix), id.Rest)
+			assert.Equal(t, tt.jobName, descriptor.ExpectedJobName(tt.id, tt.env))
+		})
 	}
 }
 

@@ -43,8 +43,7 @@ func identity(d *Descriptor, withKind bool) Problems {
 		return ps
 	}
 	if _, err := ParseComponentID(d.ComponentID); err != nil {
-		add(d.Path("id"), fmt.Sprintf("The component id '%s' is not of the form urn:dmb:cmp:<domain>:<data product>:<major version>:<component name>", d.ComponentID),
-			"Give the component an id like urn:dmb:cmp:finance:cashflow:0:spark-wl (letters, digits, _ and - in each part).")
+		ps = append(ps, componentIDProblem(d.Path("id"), d.ComponentID))
 	}
 	if d.Component.ID != d.ComponentID {
 		add(d.Path("id"), fmt.Sprintf("The component's id '%s' is not componentIdToProvision '%s'", d.Component.ID, d.ComponentID),

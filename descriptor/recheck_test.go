@@ -58,8 +58,11 @@ func TestRecheckRefusesWhatOnlyADirectStartCouldSend(t *testing.T) {
 		}, wl + "specific.jobName", true},
 		{"a job name of another environment", func(d *descriptor.Descriptor) { d.DataProduct.Environment = "production" }, wl + "specific.jobName", true},
 		{"a malformed component id", func(d *descriptor.Descriptor) {
-			d.ComponentID, d.Component.ID = "urn:dmb:cmp:finance", "urn:dmb:cmp:finance"
+			d.ComponentID, d.Component.ID = "urn:dmb:dp:finance", "urn:dmb:dp:finance"
 		}, wl + "id", true},
+		{"a reference-style id with the template's job name", func(d *descriptor.Descriptor) {
+			d.ComponentID, d.Component.ID = "urn:dmb:cmp:finance:cash.flow:0:spark-wl", "urn:dmb:cmp:finance:cash.flow:0:spark-wl"
+		}, wl + "specific.jobName", true},
 		{"a component that is not the one to provision", func(d *descriptor.Descriptor) {
 			d.Component.ID = "urn:dmb:cmp:finance:cashflow:0:other"
 		}, wl + "id", true},

@@ -68,7 +68,8 @@ type Specific struct {
 	PythonVersion string `json:"pythonVersion,omitempty"`
 	// PySpark jobs with a Python environment.
 	RequirementsFile string `json:"requirementsFile,omitempty"`
-	// PyMirror is nil when absent; present-but-empty is a problem, so the difference matters.
+	// PyMirror is the PyPI mirror the Python environment is built from; nil when there is none
+	// (pyMirror absent, null or blank: PyPI, as in the reference).
 	PyMirror *string `json:"pyMirror,omitempty"`
 
 	// JobConfig is nil when absent or null.

@@ -98,12 +98,12 @@ func (v *validator) python() {
 	} else if l.Basename() != "requirements.txt" {
 		v.add(PythonEnvInvalid.At(field, fmt.Sprintf("the requirements file is named %q", l.Basename())))
 	}
+	// No mirror (absent, null or blank) means PyPI, as in the reference; a mirror must be a URL.
 	if s.PyMirror != nil {
-		mirror := strings.TrimSpace(*s.PyMirror)
-		if mirror == "" {
-			v.add(PythonEnvInvalid.At(v.d.Path(FieldPyMirror), "pyMirror is empty"))
-		} else if u, err := url.Parse(mirror); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.add(PyMirrorInvalid.At(v.d.Path(FieldPyMirror), "got "+strconv.Quote(mirror)))
+		if mirror := strings.TrimSpace(*s.PyMirror); mirror != "" {
+			if u, err := url.Parse(mirror); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add(PyMirrorInvalid.At(v.d.Path(FieldPyMirror), "got "+strconv.Quote(mirror)))
+			}
 		}
 	}
 }

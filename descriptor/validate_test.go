@@ -28,6 +28,19 @@ func TestValidDescriptorsHaveNoProblems(t *testing.T) {
 			asPySparkWithEnv(doc)
 			delete(specific(doc), "pyMirror")
 		}, descriptor.PySparkWithEnv},
+		{"pyspark job with environment and a null mirror", func(doc map[string]any) {
+			asPySparkWithEnv(doc)
+			specific(doc)["pyMirror"] = nil
+		}, descriptor.PySparkWithEnv},
+		{"pyspark job with environment and an empty mirror", func(doc map[string]any) {
+			asPySparkWithEnv(doc)
+			specific(doc)["pyMirror"] = ""
+		}, descriptor.PySparkWithEnv},
+		{"component id of the reference's tests, with its job name", func(doc map[string]any) {
+			workload(doc)["id"] = "urn:dmb:cmp:my_dm.my_dp.1.my_wl"
+			doc["componentIdToProvision"] = "urn:dmb:cmp:my_dm.my_dp.1.my_wl"
+			specific(doc)["jobName"] = "my-dm-my-dp-1-my-wl-development"
+		}, descriptor.SparkJar},
 		{"unknown fields are tolerated", func(doc map[string]any) {
 			specific(doc)["futureField"] = map[string]any{"x": []any{1, 2}}
 			jobConfig(doc)["somethingNew"] = true
@@ -79,6 +92,10 @@ func TestStaticRules(t *testing.T) {
 			"specific.jobName", "Job name not valid: expected \"finance-cashflow-0-spark-wl-development\""},
 		{"job name comparison is case sensitive", setSpecific("jobName", "Finance-cashflow-0-spark-wl-development"),
 			"specific.jobName", "Job name not valid"},
+		{"job name of a reference-style id follows the whole id", func(doc map[string]any) {
+			workload(doc)["id"] = "urn:dmb:cmp:finance:cash.flow:0:spark-wl"
+			doc["componentIdToProvision"] = "urn:dmb:cmp:finance:cash.flow:0:spark-wl"
+		}, "specific.jobName", "Job name not valid: expected \"finance-cash-flow-0-spark-wl-development\""},
 		{"empty class name is refused", setSpecific("className", ""), "specific.className", "Spark job class name must be non empty"},
 		{"missing class name is refused", func(doc map[string]any) { delete(specific(doc), "className") },
 			"specific.className", "Spark job class name must be non empty"},
@@ -92,8 +109,6 @@ func TestStaticRules(t *testing.T) {
 			"specific.requirementsFile", "Invalid Python environment settings"},
 		{"requirements file outside S3 is refused", pyEnv(setSpecific("requirementsFile", "/tmp/requirements.txt")),
 			"specific.requirementsFile", "Invalid Python environment settings"},
-		{"empty pyMirror is refused", pyEnv(setSpecific("pyMirror", "")),
-			"specific.pyMirror", "Invalid Python environment settings"},
 		{"pyMirror that is not a URL is refused", pyEnv(setSpecific("pyMirror", "pypi.example.com")),
 			"specific.pyMirror", "pyMirror must be the http(s) URL"},
 		{"pyMirror without requirements file is refused", py(setSpecific("pyMirror", "https://pypi.org/simple")),
