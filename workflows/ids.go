@@ -12,7 +12,60 @@ import (
 // its run, and lets the Temporal UI list a component's history by id prefix. The environment is
 // part of it because one provisioner may serve several environments of the same component.
 func ComponentWorkflowID(environment, componentID string) string {
-	return "cde-spark/" + environment + "/" + componentID
+	return "cde-spark/" + environment + "/" + escapeComponentID(componentID)
+}
+
+// escapeComponentID writes a component id so that it can travel in a workflow id: the SDK sends
+// the workflow id in a gRPC header (temporal-resource-id), which takes printable ASCII only, and
+// the reference provisioner accepted any id after urn:dmb:cmp:. Each byte outside printable
+// ASCII, and %, becomes %XX (uppercase hex); anything else is kept, so every id of the template's
+// shape (letters, digits, _, -, :, .) is its own workflow id, as before.
+func escapeComponentID(id string) string {
+	n := 0
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c > 0x7e || c == '%' {
+			n++
+		}
+	}
+	if n == 0 {
+		return id
+	}
+	const hex = "0123456789ABCDEF"
+	out := make([]byte, 0, len(id)+2*n)
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c > 0x7e || c == '%' {
+			out = append(out, '%', hex[c>>4], hex[c&0xf])
+		} else {
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}
+
+// unescapeComponentID reverses escapeComponentID (a malformed escape is kept as it is).
+func unescapeComponentID(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'A' + 10
 }
 
 // ValidateWorkflowID is the id of a validation: read-only, so validations never block
@@ -21,7 +74,7 @@ func ValidateWorkflowID(environment, componentID, requestHash string) string {
 	if len(requestHash) > 16 {
 		requestHash = requestHash[:16]
 	}
-	return "cde-spark-validate/" + environment + "/" + componentID + "/" + requestHash
+	return "cde-spark-validate/" + environment + "/" + escapeComponentID(componentID) + "/" + requestHash
 }
 
 // IsOwnWorkflowID reports whether id is one this provisioner creates (tokens must not open
@@ -63,5 +116,5 @@ func ComponentIDFromWorkflowID(id string) string {
 	if !ok {
 		return ""
 	}
-	return comp
+	return unescapeComponentID(comp)
 }
