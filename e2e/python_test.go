@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -136,4 +137,34 @@ func TestRemovedDependencyDisappearsFromTheResource(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(stored, &got))
 	assert.Equal(t, []any{"delta-core_2.12-2.4.0.jar"}, got["spark"].(map[string]any)["jars"])
+}
+
+// TestAReadyLeftOverFromThePreviousBuildIsNotTaken: a CDE whose status lags behind the upload
+// still says ready (the previous build) after new requirements arrive. The provision waits for
+// the new build: it cannot complete before the simulator has shown the lag, the pending build and
+// the build itself.
+func TestAReadyLeftOverFromThePreviousBuildIsNotTaken(t *testing.T) {
+	srv := newAPI(t, func(c *app.APIConfig) { c.DedupeWindow = 0 })
+	name := unique("lagging")
+	text, job, reqKey := pysparkEnv(t, name, "pandas==2.2.3\n")
+	pyEnv := descriptor.PyEnvResourceName(job)
+	require.Equal(t, api.StatusCompleted, provision(t, srv.URL, text).Status)
+
+	// The build lasts long enough for the provision's polls (1 s, then 2 s, then 4 s apart) to see
+	// it; a ready left over for the first 2 s would otherwise be taken.
+	const lag, pending, build = 2 * time.Second, 500 * time.Millisecond, 3 * time.Second
+	st.sim.SetPythonEnvTiming(pending, build, lag)
+	t.Cleanup(func() { st.sim.SetPythonEnvTiming(100*time.Millisecond, 200*time.Millisecond, 0) })
+	putS3(t, reqKey, "pandas==2.2.3\npolars==1.17.1\n")
+	start := time.Now()
+	status := provision(t, srv.URL, text)
+	took := time.Since(start)
+	require.Equal(t, api.StatusCompleted, status.Status, "%+v", status)
+	logs := logMessages(status)
+	assert.Contains(t, logs, "CDE still reports the previous build of "+pyEnv+" (ready)")
+	assert.Contains(t, logs, "The Python environment "+pyEnv+" is ready")
+	assert.GreaterOrEqual(t, took, lag+pending+build, "completed before the new build could have finished")
+	res, err := st.sim.Resource(vcID(t), pyEnv)
+	require.NoError(t, err)
+	assert.Equal(t, "ready", res.Status)
 }

@@ -229,23 +229,41 @@ func (r *run) pruneFiles(sync activities.SyncInput, mainRes string) {
 // PythonEnvBudget bounds the wait for a Python environment build; CDE builds take minutes.
 const PythonEnvBudget = 30 * time.Minute
 
+// PythonEnvStatusLag bounds how long CDE may keep reporting the previous build's outcome after new
+// requirements are uploaded. CDE documents no build id or timestamp that proves which build a
+// status belongs to, so the proof is seeing the new build (pending-build or building) after the
+// upload; when CDE reports the old outcome throughout for longer than this, the environment is
+// taken to need no build (a build takes CDE tens of seconds at least, and shows meanwhile).
+const PythonEnvStatusLag = 30 * time.Second
+
 // waitForPythonEnv polls the python-env resource until it is ready, durably: the waits are
 // workflow timers, so a worker restart does not lose the budget already spent. Polls start at
 // one second (a small environment is quick) and back off to 15 s. A failed build fails the
-// provision with CDE's reason.
+// provision with CDE's reason. When this provision uploaded new requirements (rebuilt), a ready
+// or failed status counts only as the outcome of the new build (see PythonEnvStatusLag).
 func (r *run) waitForPythonEnv(in activities.ResourceInput, rebuilt bool) error {
-	deadline := workflow.Now(r.ctx).Add(PythonEnvBudget)
+	needProof := rebuilt && changed(r.ctx, changePythonEnvBuildProof)
+	uploaded := workflow.Now(r.ctx)
+	sawBuild, toldStale := false, false
+	deadline := uploaded.Add(PythonEnvBudget)
 	interval := time.Second
 	for {
 		var state activities.ResourceState
 		if err := workflow.ExecuteActivity(r.with(cdpOptions), a.ResourceStatus, in).Get(r.ctx, &state); err != nil {
 			return r.failed("provision", "reading the status of the Python environment "+in.Name+" failed", err)
 		}
-		switch state.Status {
-		case cde.ResourceStatusReady:
+		final := state.Status == cde.ResourceStatusReady || state.Status == cde.ResourceStatusFailed
+		stale := final && needProof && !sawBuild && workflow.Now(r.ctx).Sub(uploaded) < PythonEnvStatusLag
+		switch {
+		case stale:
+			if !toldStale {
+				toldStale = true
+				r.note("INFO", "provision", fmt.Sprintf("CDE still reports the previous build of %s (%s): waiting for the build of the new requirements", in.Name, state.Status))
+			}
+		case state.Status == cde.ResourceStatusReady:
 			r.note("INFO", "provision", "The Python environment "+in.Name+" is ready")
 			return nil
-		case cde.ResourceStatusFailed:
+		case state.Status == cde.ResourceStatusFailed:
 			reason := state.Reason
 			if reason == "" {
 				reason = "CDE gave no reason"
@@ -254,6 +272,8 @@ func (r *run) waitForPythonEnv(in activities.ResourceInput, rebuilt bool) error 
 			r.note("ERROR", "provision", msg)
 			return temporal.NewNonRetryableApplicationError(msg+" (check requirements.txt and the mirror, then provision again)",
 				ErrTypeFailed, nil, Failure{Logs: r.logs})
+		case state.Status == cde.ResourceStatusPendingBuild || state.Status == cde.ResourceStatusBuilding:
+			sawBuild = true
 		}
 		if !workflow.Now(r.ctx).Before(deadline) {
 			msg := fmt.Sprintf("the Python environment %s was still %s after %s", in.Name, state.Status, PythonEnvBudget)

@@ -29,6 +29,11 @@ const (
 	// resource) and reports every failure. Before it (DefaultVersion, histories v1 and v2) it
 	// stopped at the first failure.
 	changeUnprovisionEveryDelete = "unprovision-every-delete"
+	// changePythonEnvBuildProof (1): after new requirements are uploaded, the wait for the
+	// Python environment takes ready (or failed) only as the outcome of a build that started
+	// after the upload. Before it (DefaultVersion, histories v1 and v2) a status left over from
+	// the previous build was taken.
+	changePythonEnvBuildProof = "python-env-build-proof"
 )
 
 // versions are the branches one run takes, decided once at its start.

@@ -268,6 +268,7 @@ func pyEnvMocks(env *testsuite.TestWorkflowEnvironment, in workflows.Input) {
 		return len(si.Resources) == 2 && len(si.Resources[1].Objects) == 1 && !si.Resources[1].Prune &&
 			si.Resources[1].Type == "python-env" && si.Resources[1].PythonVersion == "python3" && si.Resources[1].PyMirror == "https://pypi.example.com/simple"
 	})).Return(activities.SyncResult{Files: []activities.FileSync{{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development"), Path: "requirements.txt", Action: activities.ActionUploaded}}}, nil)
+	env.OnActivity(a.PruneFiles, mock.Anything, mock.Anything).Return(activities.PruneResult{}, nil).Maybe() // after the upsert
 }
 
 func TestProvisionWaitsForThePythonEnvironmentToBeReady(t *testing.T) {
@@ -393,6 +394,7 @@ func TestTheProgressQueryFollowsTheRun(t *testing.T) {
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return([]string{"10.0.0.1"}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.SyncResult{}, nil)
 	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development"}, nil)
+	env.OnActivity(a.PruneFiles, mock.Anything, mock.Anything).Return(activities.PruneResult{}, nil)
 	var during workflows.Progress
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(workflows.QueryProgress)
@@ -436,4 +438,66 @@ func TestUnprovisionAttemptsEveryDeleteAndReportsEveryFailure(t *testing.T) {
 	assert.Contains(t, appErr.Error(), "(2 of its deletes)")
 	assert.Contains(t, appErr.Error(), "deleting job "+job+" failed: delete job: 403 not the owner")
 	assert.Contains(t, appErr.Error(), "deleting resource "+descriptor.MainResourceName(job)+" failed: delete resource: 409 in use")
+}
+
+// After new requirements are uploaded, a ready status left over from the previous build does not
+// count: the provision waits for the new build to show, then for its outcome.
+func TestAReadyFromThePreviousBuildIsNotTaken(t *testing.T) {
+	tests := []struct {
+		name     string
+		statuses []string
+		minWait  time.Duration // workflow time from the first poll to the job upsert, at least
+	}{
+		{"stale ready, then the new build", []string{"ready", "ready", "pending-build", "building", "ready"}, 0},
+		{"stale failed, then the new build", []string{"failed", "building", "ready"}, 0},
+		{"ready throughout: taken once the lag bound has passed", []string{"ready"}, workflows.PythonEnvStatusLag},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			in := input(t, pysparkEnvJob)
+			pyEnvMocks(env, in)
+			var polls int
+			var first, upserted time.Time
+			env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(func(context.Context, activities.ResourceInput) (activities.ResourceState, error) {
+				if polls == 0 {
+					first = env.Now()
+				}
+				st := tt.statuses[min(polls, len(tt.statuses)-1)]
+				polls++
+				return activities.ResourceState{Status: st, Reason: "previous build"}, nil
+			})
+			env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(func(context.Context, activities.JobInput) (activities.JobInfo, error) {
+				upserted = env.Now()
+				return activities.JobInfo{Name: "finance-cashflow-0-py-development"}, nil
+			})
+			env.ExecuteWorkflow(workflows.ProvisionName, in)
+			require.NoError(t, env.GetWorkflowError())
+			assert.GreaterOrEqual(t, polls, len(tt.statuses))
+			assert.GreaterOrEqual(t, upserted.Sub(first), tt.minWait)
+			var res workflows.Result
+			require.NoError(t, env.GetWorkflowResult(&res))
+			var msgs []string
+			for _, l := range res.Logs {
+				msgs = append(msgs, l.Message)
+			}
+			assert.Contains(t, strings.Join(msgs, "\n"), "CDE still reports the previous build of")
+		})
+	}
+}
+
+// Without new requirements (unchanged), the status is taken as it is: nothing was rebuilt.
+func TestAnUnchangedEnvironmentIsTakenAsReady(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, pysparkEnvJob)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{Files: []activities.FileSync{
+		{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development"), Path: "requirements.txt", Action: activities.ActionUnchanged}}}, nil)
+	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "ready"}, nil).Once()
+	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-py-development"}, nil)
+	env.OnActivity(a.PruneFiles, mock.Anything, mock.Anything).Return(activities.PruneResult{}, nil)
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	require.NoError(t, env.GetWorkflowError())
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // Job returns the job as GET /jobs/{name} would show it.
@@ -257,4 +258,19 @@ func (s *Sim) FailPythonEnvBuild(vcID, name, reason string) error {
 	}
 	res.failReason = reason
 	return nil
+}
+
+// SetPythonEnvTiming changes Options.PythonEnvPending, PythonEnvBuild and PythonEnvStatusLag while
+// the simulator runs (zero durations keep the current values of pending and build): for the
+// builds that start after it.
+func (s *Sim) SetPythonEnvTiming(pending, build, statusLag time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pending > 0 {
+		s.opts.PythonEnvPending = pending
+	}
+	if build > 0 {
+		s.opts.PythonEnvBuild = build
+	}
+	s.opts.PythonEnvStatusLag = statusLag
 }

@@ -96,6 +96,9 @@
 // uploaded and for Options.PythonEnvPending after each upload, then building
 // for Options.PythonEnvBuild, then ready (pythonEnvInfo.statusReason "Build
 // completed") or, after Sim.FailPythonEnvBuild, failed with the given reason.
+// Options.PythonEnvStatusLag (Sim.SetPythonEnvTiming) models a status that
+// lags behind an upload: an environment built before keeps reporting that
+// build's outcome for the lag before the new build shows.
 //
 // # UNCONFIRMED choices (reference §4) and their knobs
 //

@@ -25,6 +25,12 @@ type resource struct {
 	files                map[string]*storedFile
 	// python-env build: started when requirements.txt is uploaded.
 	buildStart time.Time
+	// staleStatus is the outcome of the previous build (ready, failed), which the status keeps
+	// reporting for lag (Options.PythonEnvStatusLag at the upload) before the new build shows.
+	staleStatus string
+	// The timing of the current build, taken from Options at its upload, so that changing the
+	// options (SetPythonEnvTiming) does not rewrite a build already going.
+	lag, pending, build time.Duration
 	packages   int // counted from requirements.txt when its bytes are kept
 	failReason string
 }
@@ -55,7 +61,9 @@ type ResourceInfo struct {
 // resourceStatusLocked derives a resource's status from the clock: a
 // python-env is pending-build until its requirements.txt has been uploaded
 // and for PythonEnvPending after that, then building for PythonEnvBuild,
-// then ready (or failed when FailPythonEnvBuild was called).
+// then ready (or failed when FailPythonEnvBuild was called). With
+// PythonEnvStatusLag, a new upload to an environment built before keeps
+// reporting that build's outcome for the lag before the new build shows.
 func (s *Sim) resourceStatusLocked(r *resource) string {
 	if r.typ != "python-env" {
 		return ResourceReady
@@ -64,10 +72,13 @@ func (s *Sim) resourceStatusLocked(r *resource) string {
 		return ResourcePendingBuild
 	}
 	el := s.now().Sub(r.buildStart)
+	lag := r.lag
 	switch {
-	case el < s.opts.PythonEnvPending:
+	case el < lag && r.staleStatus != "":
+		return r.staleStatus
+	case el < lag+r.pending:
 		return ResourcePendingBuild
-	case el < s.opts.PythonEnvPending+s.opts.PythonEnvBuild:
+	case el < lag+r.pending+r.build:
 		return ResourceBuilding
 	case r.failReason != "":
 		return ResourceFailed
@@ -391,6 +402,15 @@ func (s *Sim) storeFileLocked(res *resource, fp string, got receivedFile) {
 	f.size, f.sha1, f.data, f.modified = got.size, got.sha1, got.data, now
 	res.modified = now
 	if res.typ == "python-env" {
+		prev := "" // what the status says right before this upload
+		if !res.buildStart.IsZero() {
+			prev = s.resourceStatusLocked(res)
+		}
+		res.staleStatus, res.lag = "", 0
+		if prev == ResourceReady || prev == ResourceFailed {
+			res.staleStatus, res.lag = prev, s.opts.PythonEnvStatusLag
+		}
+		res.pending, res.build = s.opts.PythonEnvPending, s.opts.PythonEnvBuild
 		res.buildStart = now
 		res.packages = got.packages
 	}

@@ -248,3 +248,40 @@ func TestResourceAccessors(t *testing.T) {
 		t.Errorf("names %v", names)
 	}
 }
+
+// With a status lag, a new upload to an environment built before keeps reporting that build's
+// outcome for the lag, then goes through pending-build and building again.
+func TestPythonEnvStatusLagsBehindAnUpload(t *testing.T) {
+	e := newEnv(t, cdesim.Options{PythonEnvPending: 10 * time.Second, PythonEnvBuild: time.Minute, PythonEnvStatusLag: 5 * time.Second})
+	api := e.devAPI(t)
+	wantStatus(t, api.call(t, http.MethodPost, "/resources", map[string]any{
+		"name": "pyenv", "type": "python-env", "retentionPolicy": "keep_indefinitely",
+		"pythonEnv": map[string]any{"pythonVersion": "python3"},
+	}), 201)
+	status := func() any {
+		t.Helper()
+		r := api.call(t, http.MethodGet, "/resources/pyenv", nil)
+		wantStatus(t, r, 200)
+		return r.json(t)["status"]
+	}
+	// The first build: no earlier outcome to report, so no lag.
+	wantStatus(t, api.upload(t, "pyenv", "requirements.txt", []byte("pandas\n")), 201)
+	if got := status(); got != "pending-build" {
+		t.Fatalf("first upload: %v", got)
+	}
+	e.clock.Advance(5*time.Second + 10*time.Second + time.Minute)
+	if got := status(); got != "ready" {
+		t.Fatalf("first build: %v", got)
+	}
+	// A new upload: ready (stale) for the lag, then the new build.
+	wantStatus(t, api.upload(t, "pyenv", "requirements.txt", []byte("pandas\nnumpy\n")), 201)
+	for _, st := range []struct {
+		advance time.Duration
+		want    string
+	}{{0, "ready"}, {5*time.Second - time.Millisecond, "ready"}, {time.Millisecond, "pending-build"}, {10 * time.Second, "building"}, {time.Minute, "ready"}} {
+		e.clock.Advance(st.advance)
+		if got := status(); got != st.want {
+			t.Fatalf("after +%s: status %v, want %s", st.advance, got, st.want)
+		}
+	}
+}

@@ -108,6 +108,12 @@ type Options struct {
 	PythonEnvPending time.Duration
 	// PythonEnvBuild is how long it then stays building. Default 3s.
 	PythonEnvBuild time.Duration
+	// PythonEnvStatusLag is how long, after requirements.txt is uploaded to
+	// an environment that was built before, the status still reports that
+	// build's outcome (ready or failed) before pending-build: a CDE whose
+	// status lags behind the upload. Default 0; SetPythonEnvTiming
+	// changes it while the simulator runs.
+	PythonEnvStatusLag time.Duration
 	// DigestOnlyUploads keeps only size and SHA-1 of uploaded files, not
 	// their bytes (for big benchmark uploads); file downloads then fail.
 	DigestOnlyUploads bool
