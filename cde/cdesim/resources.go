@@ -31,8 +31,8 @@ type resource struct {
 	// The timing of the current build, taken from Options at its upload, so that changing the
 	// options (SetPythonEnvTiming) does not rewrite a build already going.
 	lag, pending, build time.Duration
-	packages   int // counted from requirements.txt when its bytes are kept
-	failReason string
+	packages            int // counted from requirements.txt when its bytes are kept
+	failReason          string
 }
 
 type storedFile struct {
