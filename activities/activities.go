@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
+
+	"go.temporal.io/sdk/activity"
 
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde"
@@ -53,6 +56,11 @@ func (a *Activities) jobs(t Target) (*cde.JobsClient, error) {
 func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolution, error) {
 	var res Resolution
 	svc, err := a.CDP.FindService(ctx, in.Service)
+	if amb, ok := errors.AsType[*cde.AmbiguousServiceError](err); ok {
+		res.Problems = append(res.Problems, a.ambiguousService(ctx, in, amb))
+		res.Ambiguous = true
+		return res, nil
+	}
 	switch {
 	case errors.Is(err, cde.ErrNotFound):
 		res.Problems = append(res.Problems, descriptor.ServiceNotFound.At(in.ServiceField, fmt.Sprintf("no service named %q", in.Service)))
@@ -123,6 +131,43 @@ func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolu
 	return res, nil
 }
 
+// ServiceAmbiguous is the problem of a CDE service name that designates live services in
+// several CDP environments: deploying to (or deleting from) one of them would be a guess.
+var ServiceAmbiguous = descriptor.Rule{
+	Message: "CDE Service name is ambiguous",
+	Solution: "Ask the platform team to give the CDE services distinct names (or to delete the one no longer used): " +
+		"the provisioner does not choose between CDP environments.",
+}
+
+// ambiguousService words the problem of an ambiguous service name, naming each candidate's
+// environment by name and CRN. The CRNs come from describeService, asked side by side; one
+// that cannot be described is named without its CRN (the problem stands either way).
+func (a *Activities) ambiguousService(ctx context.Context, in ResolveInput, amb *cde.AmbiguousServiceError) descriptor.Problem {
+	crns := make([]string, len(amb.Services))
+	var wg sync.WaitGroup
+	for i, s := range amb.Services {
+		wg.Go(func() {
+			if d, err := a.CDP.DescribeService(ctx, s.ClusterID); err == nil {
+				crns[i] = d.EnvironmentCrn
+			}
+		})
+	}
+	wg.Wait()
+	parts := make([]string, len(amb.Services))
+	for i, s := range amb.Services {
+		env := s.EnvironmentName
+		if env == "" {
+			env = "(unnamed)"
+		}
+		if crns[i] != "" {
+			env += " (" + crns[i] + ")"
+		}
+		parts[i] = fmt.Sprintf("environment %s: service %s, %s", env, s.ClusterID, orUnknown(s.Status))
+	}
+	return ServiceAmbiguous.At(in.ServiceField, fmt.Sprintf("%d live CDE services are named %q, in different CDP environments: %s",
+		len(amb.Services), in.Service, strings.Join(parts, "; ")))
+}
+
 func orUnknown(status string) string {
 	if status == "" {
 		return "in an unknown state"
@@ -140,12 +185,22 @@ func firstNonEmpty(ss ...string) string {
 }
 
 // IDBrokerHosts returns the private IPs of the idbroker instances of the service's datalake, for
-// spark.cde.idBrokerHosts, or nothing when the lookup is switched off (CDE_IDBROKER_LOOKUP).
+// spark.cde.idBrokerHosts, or nothing when the lookup is switched off (CDE_IDBROKER_LOOKUP) or
+// when the datalake has no idbroker instance group or no private IP in it (logged as a
+// warning). A datalake missing for the environment, or CDP failing, is an error.
 func (a *Activities) IDBrokerHosts(ctx context.Context, t Target) ([]string, error) {
 	if !a.IDBrokerLookup {
 		return nil, nil
 	}
 	hosts, err := a.CDP.IDBrokerHosts(ctx, t.EnvironmentCRN)
+	if errors.Is(err, cde.ErrNoIDBroker) {
+		// As the reference does: the job is deployed without the conf (Spark then reaches S3
+		// without the idbroker), which is not worth failing a provision over, but is worth a
+		// warning: jobs that need the idbroker's credentials will fail to read their data.
+		activity.GetLogger(ctx).Warn("No idbroker host in the environment's datalake: the job is deployed without "+ConfIDBrokerHosts,
+			"service", t.ServiceName, "environmentCrn", t.EnvironmentCRN, "reason", err.Error())
+		return nil, nil
+	}
 	if err != nil {
 		return nil, classify(fmt.Sprintf("idbroker hosts of the datalake of service %s (set CDE_IDBROKER_LOOKUP=false to skip)", t.ServiceName), err)
 	}

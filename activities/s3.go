@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
@@ -17,6 +18,12 @@ import (
 // CheckArtifacts checks that every artifact exists on S3, side by side (bounded by
 // StatConcurrency), and returns the missing ones as problems worded as the reference worded them,
 // plus the size and ETag of the others, so that uploads read exactly the version that was checked.
+//
+// An artifact S3 refuses to show (403) is a problem of its field too, naming the permission the
+// worker's role lacks (ArtifactAccessDenied): the answer is the same until someone fixes the
+// location or the role, so retrying would only delay it. A refusal of the worker's credentials
+// themselves (a wrong key, a skewed clock) is no problem of the descriptor: it fails the check,
+// for good. Other failures (5xx, throttling, the network) stay retryable.
 func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artifact) (ArtifactsCheck, error) {
 	locs := make([]descriptor.S3Location, len(arts))
 	for i, art := range arts {
@@ -32,6 +39,14 @@ func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artif
 		switch {
 		case r.Missing():
 			out.Problems = append(out.Problems, descriptor.ArtifactNotFound(arts[i]))
+		case errors.Is(r.Err, artifacts.ErrCredentials):
+			return ArtifactsCheck{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"check %s on S3: S3 refused the worker's credentials, not a permission on the object (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or the worker's role, and its clock): %v",
+				arts[i].Location, r.Err), ErrTypeS3, nil)
+		case errors.Is(r.Err, artifacts.ErrAccessDenied):
+			p := ArtifactAccessDenied(arts[i], artifacts.DeniedAction(r.Err))
+			activity.GetLogger(ctx).Warn("S3 denied access to an artifact", "field", p.Field, "error", r.Err.Error())
+			out.Problems = append(out.Problems, p)
 		case r.Err != nil:
 			return ArtifactsCheck{}, classify("check "+arts[i].Location.String()+" on S3", r.Err, artifacts.IsTransient)
 		default:
@@ -39,6 +54,46 @@ func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artif
 		}
 	}
 	return out, nil
+}
+
+// ArtifactAccessDenied is the problem of an artifact S3 refused to show (403). It names the
+// artifact and the permission the worker's role lacks: the action S3 named when it explained
+// the refusal, else s3:GetObject on the object or, since S3 answers 403 rather than 404 for a
+// missing key to a caller without s3:ListBucket on the bucket, s3:ListBucket; which one cannot
+// be told from the answer, so the problem says both.
+func ArtifactAccessDenied(a descriptor.Artifact, action string) descriptor.Problem {
+	loc := a.Location
+	what := map[descriptor.ArtifactRole]string{
+		descriptor.RoleApplication:  "Job Source application file",
+		descriptor.RoleDependency:   "Job Source dependency",
+		descriptor.RoleRequirements: "Python requirements file",
+	}[a.Role]
+	if what == "" {
+		what = "Artifact"
+	}
+	objectARN := "arn:aws:s3:::" + loc.Bucket + "/" + loc.Key
+	bucketARN := "arn:aws:s3:::" + loc.Bucket
+	var why, solution string
+	switch action {
+	case "":
+		why = fmt.Sprintf("the provisioner worker's role lacks s3:GetObject on the object, or the object does not exist and the role lacks s3:ListBucket on bucket %s "+
+			"(without s3:ListBucket, S3 answers 403 instead of 404 for a missing key, so a missing object and a forbidden one cannot be told apart)", loc.Bucket)
+		solution = fmt.Sprintf("Check that %s exists (upload it or fix the location), and ask the platform team to grant the provisioner worker's role "+
+			"s3:GetObject on %s and s3:ListBucket on %s (with s3:ListBucket a missing object is reported as missing).", loc, objectARN, bucketARN)
+	case "s3:ListBucket":
+		why = fmt.Sprintf("S3 says the provisioner worker's role lacks s3:ListBucket on bucket %s; without it S3 answers 403 instead of 404 for a missing key, "+
+			"so the object most likely does not exist", loc.Bucket)
+		solution = fmt.Sprintf("Check that %s exists (upload it or fix the location); ask the platform team to grant the provisioner worker's role "+
+			"s3:ListBucket on %s so that a missing object is reported as missing.", loc, bucketARN)
+	default:
+		why = fmt.Sprintf("S3 says the provisioner worker's role lacks %s on it", action)
+		solution = fmt.Sprintf("Ask the platform team to grant the provisioner worker's role %s on %s (or to lift the policy that denies it).", action, objectARN)
+	}
+	return descriptor.Problem{
+		Field:    a.Field,
+		Message:  fmt.Sprintf("%s not readable: S3 denied access to %s (403 AccessDenied): %s", what, loc, why),
+		Solution: solution,
+	}
 }
 
 // upload streams one artifact from S3 into a CDE resource under its basename: the bytes flow

@@ -35,6 +35,11 @@ type ResolveInput struct {
 type Resolution struct {
 	Target   Target              `json:"target"`
 	Problems descriptor.Problems `json:"problems,omitempty"`
+	// Ambiguous is set when the service name designates live services in several CDP
+	// environments (Problems then holds ServiceAmbiguous). Unlike the six "missing or not
+	// running" problems, it does not say the job is gone: an unprovision must refuse it (400)
+	// rather than answer "Unprovision skipped".
+	Ambiguous bool `json:"ambiguous,omitempty"`
 }
 
 // ArtifactsCheck is the outcome of checking that a job's artifacts exist on S3.

@@ -7,6 +7,6 @@
 // one thing the SDK does not read from the environment, S3_USE_PATH_STYLE (see Config).
 //
 // Errors are *Error values naming the operation and the s3://bucket/key, never a credential.
-// Callers branch with errors.Is on ErrNotFound, ErrAccessDenied and ErrChanged, and decide
-// between a retryable and a non-retryable Temporal activity error with IsTransient.
+// Callers branch with errors.Is on ErrNotFound, ErrAccessDenied, ErrCredentials and
+// ErrChanged, and decide between a retryable and a non-retryable Temporal activity error with IsTransient.
 package artifacts

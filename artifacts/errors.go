@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,7 +30,30 @@ var (
 	// ErrChanged: the object no longer has the ETag it was pinned to (412 PreconditionFailed,
 	// or a store that ignores If-Match answered with another version).
 	ErrChanged = errors.New("object changed since it was read")
+	// ErrCredentials: the store refused the request's credentials or signature rather than
+	// the access to this object (InvalidAccessKeyId, SignatureDoesNotMatch,
+	// RequestTimeTooSkewed, ExpiredToken, ...): the worker's configuration is at fault, and
+	// every object would get the same answer. Most of these are 403s, so they match
+	// ErrAccessDenied too; a permission missing on the object is ErrAccessDenied without
+	// ErrCredentials.
+	ErrCredentials = errors.New("credentials refused")
 )
+
+// credentialCodes are S3's error codes that refuse the credentials or the signature, not the
+// access to one object.
+var credentialCodes = map[string]bool{
+	"InvalidAccessKeyId":           true,
+	"SignatureDoesNotMatch":        true,
+	"RequestTimeTooSkewed":         true,
+	"ExpiredToken":                 true,
+	"TokenRefreshRequired":         true,
+	"InvalidToken":                 true,
+	"InvalidSecurity":              true,
+	"AccountProblem":               true,
+	"NotSignedUp":                  true,
+	"MissingSecurityHeader":        true,
+	"AuthorizationHeaderMalformed": true,
+}
 
 // maxErrorMessage bounds the store's message kept in an error: enough to diagnose.
 const maxErrorMessage = 512
@@ -101,8 +125,30 @@ func (e *Error) Is(target error) bool {
 		return e.Status == http.StatusForbidden || e.Code == "AccessDenied"
 	case ErrChanged:
 		return e.Status == http.StatusPreconditionFailed || e.Code == "PreconditionFailed"
+	case ErrCredentials:
+		return credentialCodes[e.Code]
 	}
 	return false
+}
+
+// deniedAction finds the action a denial names: AWS explains some denials as "User: <arn> is
+// not authorized to perform: s3:GetObject on resource: ...". The ARNs around it hold no
+// "perform: ", so the first occurrence is the action.
+var deniedAction = regexp.MustCompile(`perform: ([a-z0-9-]+:[A-Za-z0-9*]+)`)
+
+// DeniedAction returns the action that a 403 of the store says the caller may not perform
+// (e.g. "s3:GetObject", "s3:ListBucket", "kms:Decrypt"), or "" when the store did not say,
+// which is what S3 answers to HEAD requests (no body), across accounts and in its classic
+// "Access Denied" message. Stat asks with a GET when a HEAD is refused, to get the message.
+func DeniedAction(err error) string {
+	e, ok := errors.AsType[*Error](err)
+	if !ok || !errors.Is(e, ErrAccessDenied) {
+		return ""
+	}
+	if m := deniedAction.FindStringSubmatch(e.Message); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // Transient reports whether repeating the same operation later may succeed.

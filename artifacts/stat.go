@@ -3,6 +3,7 @@ package artifacts
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
@@ -26,7 +27,11 @@ type Object struct {
 }
 
 // Stat reads the object's metadata with HeadObject. A missing object or bucket is an *Error
-// matching ErrNotFound.
+// matching ErrNotFound. A refused one matches ErrAccessDenied; since a HEAD answer has no
+// body, Stat then asks once more with a one-byte GET, whose error document says why (S3's
+// code and message: AccessDenied and, when S3 explains it, the action refused, or a refusal of
+// the credentials themselves, ErrCredentials). Note that S3 answers 403, not 404, for a
+// missing key when the caller lacks s3:ListBucket on the bucket.
 func (s *Store) Stat(ctx context.Context, loc descriptor.S3Location) (Object, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket: aws.String(loc.Bucket),
@@ -35,7 +40,11 @@ func (s *Store) Stat(ctx context.Context, loc descriptor.S3Location) (Object, er
 		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if err != nil {
-		return Object{}, newError("HeadObject", loc, err)
+		e := newError("HeadObject", loc, err)
+		if e.Status == http.StatusForbidden {
+			s.explainForbidden(ctx, e)
+		}
+		return Object{}, e
 	}
 	return Object{
 		Location:       loc,
@@ -44,6 +53,30 @@ func (s *Store) Stat(ctx context.Context, loc descriptor.S3Location) (Object, er
 		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
 		LastModified:   aws.ToTime(out.LastModified),
 	}, nil
+}
+
+// explainForbidden fills the code and message of a refused HEAD from a GET of the object's
+// first byte: the GET needs the same permission (s3:GetObject) and gets the same refusal, with
+// the error document a HEAD answer cannot carry. Should the GET not be refused the same way (a
+// policy changed in between, a network failure), the HEAD's answer stands as it is.
+func (s *Store) explainForbidden(ctx context.Context, e *Error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(e.Location.Bucket),
+		Key:    aws.String(e.Location.Key),
+		Range:  aws.String("bytes=0-0"),
+	})
+	if err == nil {
+		out.Body.Close()
+		return
+	}
+	g := newError("GetObject", e.Location, err)
+	if g.Status != http.StatusForbidden || g.Code == "" {
+		return
+	}
+	e.Code, e.Message = g.Code, g.Message
+	if g.RequestID != "" {
+		e.RequestID = g.RequestID
+	}
 }
 
 // DefaultStatConcurrency is the number of HEAD requests StatAll keeps in flight when asked for

@@ -230,19 +230,31 @@ func errMissingObject(op, field string) error {
 // ---- Lookups by name
 
 // FindService returns the DE service with exactly this name. It lists with
-// removeDeleted=false; when several services share the name it prefers a
-// running one, then one in any other state, then a deleted one, so a
-// recently deleted service is reported with ServiceStatusDeleted only when
-// no live one exists. No match wraps ErrNotFound.
+// removeDeleted=false; when several services share the name in one CDP
+// environment it prefers a running one, then one in any other state, then a
+// deleted one, so a recently deleted service is reported with
+// ServiceStatusDeleted only when no live one exists. When services that are
+// not deleted share the name in more than one environment, picking one would
+// deploy to (or delete from) an arbitrary environment: the error is then an
+// *AmbiguousServiceError listing them (it matches ErrAmbiguous). No match
+// wraps ErrNotFound.
 func (c *CDPClient) FindService(ctx context.Context, name string) (ServiceSummary, error) {
 	services, err := c.ListServices(ctx, false)
 	if err != nil {
 		return ServiceSummary{}, err
 	}
 	best, found := ServiceSummary{}, false
+	var live []ServiceSummary
+	envs := map[string]bool{}
 	for _, s := range services {
 		if s.Name != name {
 			continue
+		}
+		if s.Status != ServiceStatusDeleted {
+			live = append(live, s)
+			// A listing without environmentName (a required field) counts as one
+			// environment: nothing says the services are in different ones.
+			envs[s.EnvironmentName] = true
 		}
 		if !found || statusRank(s.Status, ServiceStatusRunning, ServiceStatusDeleted) < statusRank(best.Status, ServiceStatusRunning, ServiceStatusDeleted) {
 			best, found = s, true
@@ -251,7 +263,43 @@ func (c *CDPClient) FindService(ctx context.Context, name string) (ServiceSummar
 	if !found {
 		return ServiceSummary{}, fmt.Errorf("cde: no CDE service named %q: %w", name, ErrNotFound)
 	}
+	if len(envs) > 1 {
+		return ServiceSummary{}, &AmbiguousServiceError{Name: name, Services: live}
+	}
 	return best, nil
+}
+
+// ErrAmbiguous marks a name that designates several live objects, so that
+// none can be chosen (see AmbiguousServiceError).
+var ErrAmbiguous = errors.New("ambiguous name")
+
+// AmbiguousServiceError is FindService's answer when DE services that are
+// not deleted share the name in several CDP environments. It is permanent: the
+// same listing gets the same answer until the services are renamed or deleted.
+type AmbiguousServiceError struct {
+	Name string
+	// Services are the matching services that are not deleted, in the order
+	// CDP listed them.
+	Services []ServiceSummary
+}
+
+// Error names every candidate with its environment, cluster id and status.
+func (e *AmbiguousServiceError) Error() string {
+	parts := make([]string, len(e.Services))
+	for i, s := range e.Services {
+		parts[i] = fmt.Sprintf("%s in environment %s (%s)", s.ClusterID, orUnnamed(s.EnvironmentName), s.Status)
+	}
+	return fmt.Sprintf("cde: %d CDE services named %q in different environments: %s", len(e.Services), e.Name, strings.Join(parts, ", "))
+}
+
+// Is makes errors.Is(err, ErrAmbiguous) true.
+func (e *AmbiguousServiceError) Is(target error) bool { return target == ErrAmbiguous }
+
+func orUnnamed(s string) string {
+	if s == "" {
+		return "(unnamed)"
+	}
+	return s
 }
 
 // FindVc returns the virtual cluster with exactly this name in the service

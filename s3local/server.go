@@ -47,6 +47,8 @@ type Server struct {
 	dir     string
 	tempDir bool
 	served  chan error
+	backend fileBackend
+	denials denials // see Deny
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,17 +87,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		cleanup()
 		return nil, fmt.Errorf("s3local: listen on %s: %w", addr, err)
 	}
+	backend := fileBackend{files}
 	s := &Server{
-		url: "http://" + ln.Addr().String(),
-		http: &http.Server{
-			Handler:           gofakes3.New(fileBackend{files}).Server(),
-			ReadHeaderTimeout: 30 * time.Second,
-			// No read or write timeout: a large artifact takes as long as it takes.
-		},
+		url:     "http://" + ln.Addr().String(),
 		client:  &http.Client{Transport: &http.Transport{}},
 		dir:     dir,
 		tempDir: tempDir,
 		served:  make(chan error, 1),
+		backend: backend,
+	}
+	s.http = &http.Server{
+		Handler:           s.guard(gofakes3.New(backend).Server()),
+		ReadHeaderTimeout: 30 * time.Second,
+		// No read or write timeout: a large artifact takes as long as it takes.
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
 

@@ -46,7 +46,8 @@ type UserSeed struct {
 
 // ServiceSeed is one CDE service. ClusterID is generated when empty; Status
 // defaults to ClusterCreationCompleted. ClusterFqdn is always assigned by the
-// simulator (127.0.0.1:<port>).
+// simulator (127.0.0.1:<port>). Live services of different environments may
+// share a name, as in CDP; in one environment only a deleted one may.
 type ServiceSeed struct {
 	Name            string   `yaml:"name"`
 	ClusterID       string   `yaml:"clusterId"`
@@ -153,13 +154,18 @@ func (s Seed) Validate() error {
 		if sv.Name == "" {
 			errs = append(errs, fmt.Errorf("services[%d]: name is required", i))
 		}
-		// Two services may share a name only if at most one is not deleted,
-		// as after a re-creation in CDP.
+		// In one environment, two services may share a name only if at most
+		// one is not deleted, as after a re-creation in CDP. Services of
+		// different environments may share a name (CDP allows it; the
+		// provisioner must then refuse the name as ambiguous). A service
+		// without environmentName gets a generated one, but counts here as
+		// one environment with the others that have none.
 		if sv.Status != StatusServiceDeleted {
-			if svcNames[sv.Name] {
-				errs = append(errs, fmt.Errorf("services[%d]: duplicate live service name %q", i, sv.Name))
+			key := sv.EnvironmentName + "\x00" + sv.Name
+			if svcNames[key] {
+				errs = append(errs, fmt.Errorf("services[%d]: duplicate live service name %q in environment %q", i, sv.Name, sv.EnvironmentName))
 			}
-			svcNames[sv.Name] = true
+			svcNames[key] = true
 		}
 		if sv.ClusterID != "" {
 			if ids[sv.ClusterID] {

@@ -261,6 +261,21 @@ func (s *Sim) Service(name string) (ServiceInfo, bool) {
 	return found.info(), true
 }
 
+// ServicesNamed returns every service named name, deleted ones included, in
+// creation order. Services of different CDP environments may share a name
+// (CDP allows it), so a name alone may designate several.
+func (s *Sim) ServicesNamed(name string) []ServiceInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ServiceInfo
+	for _, sv := range s.services {
+		if sv.name == name {
+			out = append(out, sv.info())
+		}
+	}
+	return out
+}
+
 // VC returns the virtual cluster named vcName of the live service named
 // serviceName.
 func (s *Sim) VC(serviceName, vcName string) (VCInfo, bool) {
