@@ -55,9 +55,15 @@ type manifestEntry struct {
 // is stored under its basename.
 type SyncInput struct {
 	Target Target `json:"target"`
-	// ManifestResource is the files resource that keeps the manifest (the main resource).
-	ManifestResource string          `json:"manifestResource"`
-	Resources        []ResourceFiles `json:"resources"`
+	// ManifestResource is the files resource that keeps the manifest: a resource of its own that
+	// the job does not mount (descriptor.ManifestResourceName), created when first written; the
+	// main resource itself for runs of the first releases.
+	ManifestResource string `json:"manifestResource"`
+	// LegacyManifestResource is where the first releases kept the manifest (the main resource):
+	// read when ManifestResource has none yet, so the first provision after the move still skips
+	// the unchanged files; the file there is then pruned like any file the descriptor does not list.
+	LegacyManifestResource string          `json:"legacyManifestResource,omitempty"`
+	Resources              []ResourceFiles `json:"resources"`
 }
 
 // ResourceFiles is the desired content of one resource, which SyncFiles creates if needed.
@@ -148,7 +154,10 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		current[rf.Resource] = files
 		result.Resources = append(result.Resources, ResourceSync{Resource: rf.Resource, EnsureResult: ensured})
 	}
-	old := a.readManifest(ctx, jobs, in.ManifestResource, current[in.ManifestResource])
+	old, moved, err := a.currentManifest(ctx, jobs, in, current)
+	if err != nil {
+		return SyncResult{}, err
+	}
 
 	type upload struct {
 		resource string
@@ -256,7 +265,7 @@ start:
 		return SyncResult{}, firstErr
 	}
 
-	result.ManifestStale = manifestStale(in, old, result.Files)
+	result.ManifestStale = moved || manifestStale(in, old, result.Files)
 	for _, f := range result.Files {
 		a.Metrics.file(ctx, f.Action)
 	}
@@ -353,6 +362,17 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 	}
 	m := manifest{Version: 1, Files: map[string]manifestEntry{}}
 	var old manifest
+	if !in.manifestAmongResources() {
+		// Its own resource: created on first use (409: it exists).
+		if _, _, err := a.ensureResource(ctx, jobs, ResourceInput{Target: in.Target, Name: in.ManifestResource, Type: cde.ResourceTypeFiles}); err != nil {
+			return err
+		}
+		files, err := a.resourceFiles(ctx, jobs, in.Target, in.ManifestResource)
+		if err != nil {
+			return err
+		}
+		old = a.readManifest(ctx, jobs, in.ManifestResource, files)
+	}
 	for _, rf := range in.Resources {
 		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
 		if err != nil {
@@ -438,4 +458,42 @@ func prune(ctx context.Context, jobs *cde.JobsClient, rf ResourceFiles, manifest
 		removed = append(removed, FileSync{Resource: rf.Resource, Path: path, Action: ActionRemoved})
 	}
 	return removed, nil
+}
+
+// manifestAmongResources says whether the manifest lives in one of the job's resources (the
+// layout of the first releases) rather than in a resource of its own.
+func (in SyncInput) manifestAmongResources() bool {
+	for _, rf := range in.Resources {
+		if rf.Resource == in.ManifestResource {
+			return true
+		}
+	}
+	return false
+}
+
+// currentManifest reads the manifest where in says it is. In a resource of its own that holds
+// none yet, it is the one the first releases left in LegacyManifestResource, if any; moved then
+// says it must be written to its own resource (RecordManifest), even if nothing changed.
+func (a *Activities) currentManifest(ctx context.Context, jobs *cde.JobsClient, in SyncInput, current map[string]map[string]cde.ResourceFile) (m manifest, moved bool, err error) {
+	if in.manifestAmongResources() {
+		return a.readManifest(ctx, jobs, in.ManifestResource, current[in.ManifestResource]), false, nil
+	}
+	res, err := jobs.GetResource(ctx, in.ManifestResource)
+	switch {
+	case errors.Is(err, cde.ErrNotFound):
+	case err != nil:
+		return manifest{}, false, classify(fmt.Sprintf("get resource %s in virtual cluster %s", in.ManifestResource, in.Target.ClusterName), err)
+	default:
+		files := make(map[string]cde.ResourceFile, len(res.Files))
+		for _, f := range res.Files {
+			files[f.Path] = f
+		}
+		if _, ok := files[ManifestPath]; ok {
+			return a.readManifest(ctx, jobs, in.ManifestResource, files), false, nil
+		}
+	}
+	if in.LegacyManifestResource != "" {
+		return a.readManifest(ctx, jobs, in.LegacyManifestResource, current[in.LegacyManifestResource]), true, nil
+	}
+	return manifest{Version: 1, Files: map[string]manifestEntry{}}, false, nil
 }

@@ -236,3 +236,55 @@ func TestSyncRebuildsAPythonEnvironmentForANewPythonVersion(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "exists with type files")
 }
+
+// The manifest moves out of the job's resource: the first sync in the new layout reads the one
+// the first releases left there (nothing re-sent), writes it to its own resource, and PruneFiles
+// then removes the old file, so the job's resource holds exactly the user's files.
+func TestTheManifestMovesToAResourceOfItsOwn(t *testing.T) {
+	f := newSyncFixture(t)
+	f.put(t, "v1/app.jar", "application v1")
+	f.put(t, "libs/a.jar", "library a")
+	objs := f.objects(t, "v1/app.jar", "libs/a.jar")
+	f.sync(t, objs) // the first releases' layout: the manifest in the job's resource
+	f.stored(t, activities.ManifestPath)
+
+	const manifestRes = "manifestres-sync"
+	in := activities.SyncInput{Target: f.target, ManifestResource: manifestRes, LegacyManifestResource: syncRes,
+		Resources: []activities.ResourceFiles{{Resource: syncRes, Type: cde.ResourceTypeFiles, Objects: objs}}}
+	env := activityEnv(t, f.acts)
+	before := f.sim.UploadedBytes(f.vcID, syncRes)
+	val, err := env.ExecuteActivity(f.acts.SyncFiles, in)
+	require.NoError(t, err)
+	var res activities.SyncResult
+	require.NoError(t, val.Get(&res))
+	assert.Equal(t, map[string]string{"app.jar": "unchanged", "a.jar": "unchanged"}, actions(res), "the old manifest still counts")
+	assert.True(t, res.ManifestStale, "it must be written to its own resource")
+	_, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.RecordManifest, in)
+	require.NoError(t, err)
+	_, ok := f.sim.FileBytes(f.vcID, manifestRes, activities.ManifestPath)
+	assert.True(t, ok, "written to its own resource")
+
+	in.Resources[0].Prune = true
+	val, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.PruneFiles, in)
+	require.NoError(t, err)
+	var pruned activities.PruneResult
+	require.NoError(t, val.Get(&pruned))
+	assert.Equal(t, []activities.FileSync{{Resource: syncRes, Path: activities.ManifestPath, Action: activities.ActionRemoved}}, pruned.Files)
+	info, err := f.sim.Resource(f.vcID, syncRes)
+	require.NoError(t, err)
+	var paths []string
+	for _, file := range info.Files {
+		paths = append(paths, file.Path)
+	}
+	assert.Equal(t, []string{"a.jar", "app.jar"}, paths, "exactly the user's artifacts")
+	assert.Equal(t, before, f.sim.UploadedBytes(f.vcID, syncRes), "nothing was sent to the job's resource")
+
+	// The next provision finds the manifest in its own resource: nothing to send, nothing to write.
+	in.Resources[0].Prune = false
+	val, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.SyncFiles, in)
+	require.NoError(t, err)
+	res = activities.SyncResult{}
+	require.NoError(t, val.Get(&res))
+	assert.Equal(t, map[string]string{"app.jar": "unchanged", "a.jar": "unchanged"}, actions(res))
+	assert.False(t, res.ManifestStale)
+}

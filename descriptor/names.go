@@ -75,6 +75,11 @@ func MainResourceName(jobName string) string { return "mainres-" + md5Hex(jobNam
 // "pyenvres-" + md5 hex of the job name.
 func PyEnvResourceName(jobName string) string { return "pyenvres-" + md5Hex(jobName) }
 
+// ManifestResourceName is the `files` resource where the provisioner keeps its upload manifest
+// (activities.ManifestPath): beside the job, never mounted by it, so the job's own resources hold
+// exactly the user's artifacts.
+func ManifestResourceName(jobName string) string { return "manifestres-" + md5Hex(jobName) }
+
 func md5Hex(s string) string {
 	sum := md5.Sum([]byte(s)) // a name, not a security boundary: md5 is what the reference used
 	return hex.EncodeToString(sum[:])

@@ -154,7 +154,9 @@ func TestProvisionCreatesTheJobThenUnprovisionDeletesIt(t *testing.T) {
 	for _, f := range res.Files {
 		paths = append(paths, f.Path)
 	}
-	assert.ElementsMatch(t, []string{"spark-app-0.0.0.jar", "delta-core_2.12-2.4.0.jar", activities.ManifestPath}, paths)
+	assert.ElementsMatch(t, []string{"spark-app-0.0.0.jar", "delta-core_2.12-2.4.0.jar"}, paths, "exactly the user's artifacts")
+	_, kept := st.sim.FileBytes(vcID(t), descriptor.ManifestResourceName(job), activities.ManifestPath)
+	assert.True(t, kept, "the upload manifest is kept beside the job, in a resource it does not mount")
 
 	// Provisioning a changed descriptor updates the job in place: a PATCH, no second POST.
 	st.sim.ResetRequests()
@@ -178,6 +180,8 @@ func TestProvisionCreatesTheJobThenUnprovisionDeletesIt(t *testing.T) {
 	assert.ErrorIs(t, err, cdesim.ErrNotFound)
 	_, err = st.sim.Resource(vcID(t), descriptor.MainResourceName(job))
 	assert.ErrorIs(t, err, cdesim.ErrNotFound)
+	_, err = st.sim.Resource(vcID(t), descriptor.ManifestResourceName(job))
+	assert.ErrorIs(t, err, cdesim.ErrNotFound, "the manifest's resource goes too")
 
 	// Deleting what is already gone is success.
 	a = call(t, http.MethodPost, srv.URL+"/v1/unprovision", request(strings.Replace(text, "removeData", "removeData", 1)+"\n# again\n"))

@@ -53,6 +53,9 @@ func provision(r *run) (Result, error) {
 	pruneAfterUpsert := changed(ctx, changePruneAfterUpsert)
 	mainRes := descriptor.MainResourceName(s.JobName)
 	sync := activities.SyncInput{Target: t, ManifestResource: mainRes}
+	if changed(ctx, changeManifestResource) {
+		sync.ManifestResource, sync.LegacyManifestResource = descriptor.ManifestResourceName(s.JobName), mainRes
+	}
 	main := activities.ResourceFiles{Resource: mainRes, Type: cde.ResourceTypeFiles, Prune: !pruneAfterUpsert}
 	var reqs []activities.ArtifactObject
 	for _, obj := range art.Objects {
@@ -142,7 +145,7 @@ func provision(r *run) (Result, error) {
 		Operation:   OpProvision,
 		Message:     msg,
 		PublicInfo:  publicInfo(t, s, job),
-		PrivateInfo: privateInfo(ctx, t, job, mainRes, pyEnvRes, hosts, synced.BytesSent),
+		PrivateInfo: privateInfo(ctx, t, job, mainRes, pyEnvRes, sync.ManifestResource, hosts, synced.BytesSent),
 		Logs:        r.logs,
 	}, nil
 }
@@ -181,7 +184,7 @@ func jobTypeLabel(k descriptor.JobKind) string {
 
 // privateInfo is stored in the deployed descriptor, not shown: what an operator needs to find
 // the job and this run again.
-func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobInfo, mainRes, pyEnvRes string, hosts []string, bytesSent int64) map[string]string {
+func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobInfo, mainRes, pyEnvRes, manifestRes string, hosts []string, bytesSent int64) map[string]string {
 	info := workflow.GetInfo(ctx)
 	out := map[string]string{
 		"cdeServiceId":     t.ServiceID,
@@ -195,6 +198,9 @@ func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobIn
 	}
 	if pyEnvRes != "" {
 		out["pythonEnvResource"] = pyEnvRes
+	}
+	if manifestRes != mainRes {
+		out["manifestResource"] = manifestRes
 	}
 	if len(hosts) > 0 {
 		sorted := append([]string(nil), hosts...)

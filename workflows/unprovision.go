@@ -84,8 +84,9 @@ func resourcesOf(jobName string) []string {
 	return []string{descriptor.MainResourceName(jobName), descriptor.PyEnvResourceName(jobName)}
 }
 
-// deleteEverything deletes the job and each of its resources, attempting every delete even after
-// one failed, and fails with every failure; what is already gone counts as deleted.
+// deleteEverything deletes the job and each of its resources (the manifest's included),
+// attempting every delete even after one failed, and fails with every failure; what is already
+// gone counts as deleted.
 func (r *run) deleteEverything(t activities.Target) (Result, error) {
 	s := r.in.Descriptor.Component.Specific
 	var failures []string
@@ -103,7 +104,7 @@ func (r *run) deleteEverything(t activities.Target) (Result, error) {
 	} else if !del.Deleted {
 		r.note("INFO", "unprovision", "Job "+s.JobName+" was already absent")
 	}
-	for _, name := range resourcesOf(s.JobName) {
+	for _, name := range append(resourcesOf(s.JobName), descriptor.ManifestResourceName(s.JobName)) {
 		r.step("unprovision", "Deleting resource "+name)
 		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: t, Name: name}).Get(r.ctx, nil); err != nil {
 			fail("deleting resource "+name, err)

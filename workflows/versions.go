@@ -34,6 +34,11 @@ const (
 	// after the upload. Before it (DefaultVersion, histories v1 and v2) a status left over from
 	// the previous build was taken.
 	changePythonEnvBuildProof = "python-env-build-proof"
+	// changeManifestResource (1): the upload manifest lives in a resource of its own
+	// (descriptor.ManifestResourceName) that the job does not mount, so the job's files are the
+	// user's artifacts only; the manifest left in the main resource is read once, then pruned.
+	// Before it (DefaultVersion, histories v1 and v2) it was a file of the main resource.
+	changeManifestResource = "manifest-resource"
 )
 
 // versions are the branches one run takes, decided once at its start.

@@ -78,6 +78,8 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, target).Return([]string{"10.0.0.2", "10.0.0.1"}, nil).Once()
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool {
 		return len(in.Resources) == 1 && len(in.Resources[0].Objects) == 2 && !in.Resources[0].Prune &&
+			in.ManifestResource == descriptor.ManifestResourceName("finance-cashflow-0-spark-wl-development") &&
+			in.LegacyManifestResource == in.Resources[0].Resource &&
 			in.Resources[0].Type == "files" && in.Resources[0].Resource == descriptor.MainResourceName("finance-cashflow-0-spark-wl-development")
 	})).Return(func(_ context.Context, in activities.SyncInput) (activities.SyncResult, error) {
 		out := activities.SyncResult{ManifestStale: true}
@@ -188,6 +190,7 @@ func TestUnprovisionDeletesJobAndBothResources(t *testing.T) {
 	env.OnActivity(a.DeleteJob, mock.Anything, activities.DeleteInput{Target: target, Name: job}).Return(activities.DeleteResult{Deleted: false}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.MainResourceName(job)}).Return(activities.DeleteResult{Deleted: true}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvResourceName(job)}).Return(activities.DeleteResult{}, nil).Once()
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.ManifestResourceName(job)}).Return(activities.DeleteResult{}, nil).Once()
 	env.OnActivity(a.ConfirmJobGone, mock.Anything, mock.Anything).Return(nil).Once()
 
 	env.ExecuteWorkflow(workflows.UnprovisionName, in)
@@ -430,6 +433,8 @@ func TestUnprovisionAttemptsEveryDeleteAndReportsEveryFailure(t *testing.T) {
 		Return(activities.DeleteResult{}, refused("delete resource: 409 in use")).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvResourceName(job)}).
 		Return(activities.DeleteResult{Deleted: true}, nil).Once()
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.ManifestResourceName(job)}).
+		Return(activities.DeleteResult{}, nil).Once()
 
 	env.ExecuteWorkflow(workflows.UnprovisionName, in)
 	var appErr *temporal.ApplicationError
