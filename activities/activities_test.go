@@ -173,3 +173,55 @@ func TestIDBrokerHostsCanBeSwitchedOff(t *testing.T) {
 	require.NoError(t, val.Get(&hosts))
 	assert.Empty(t, hosts)
 }
+
+// A job records the component that owns it; another component's upsert or delete is refused
+// for good with the problem, and a job with no owner recorded (the reference's) is adopted.
+func TestJobsAreOwnedByTheirComponent(t *testing.T) {
+	acts, sim := newActivities(t)
+	env := activityEnv(t, acts)
+	val, err := env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev"})
+	require.NoError(t, err)
+	var res activities.Resolution
+	require.NoError(t, val.Get(&res))
+	target := res.Target
+	spec := descriptor.Specific{Kind: descriptor.SparkJar, CDEService: "cde-dev", CDECluster: "vc-dev",
+		JobName: "fin-eu-cash-0-wl-development", Jar: "s3://artifacts/app.jar", ClassName: "com.example.App"}
+	mainRes := descriptor.MainResourceName(spec.JobName)
+	_, err = env.ExecuteActivity(acts.SyncFiles, activities.SyncInput{Target: target, ManifestResource: mainRes,
+		Resources: []activities.ResourceFiles{{Resource: mainRes, Type: cde.ResourceTypeFiles}}})
+	require.NoError(t, err)
+	const a, b = "urn:dmb:cmp:fin-eu:cash:0:wl", "urn:dmb:cmp:fin:eu-cash:0:wl"
+
+	// Deployed without an owner (the reference provisioner), then adopted by A.
+	_, err = env.ExecuteActivity(acts.UpsertJob, activities.JobInput{Target: target, Specific: spec})
+	require.NoError(t, err)
+	_, err = env.ExecuteActivity(acts.UpsertJob, activities.JobInput{Target: target, Specific: spec, ComponentID: a})
+	require.NoError(t, err)
+	stored, err := sim.Job(target.VcID, spec.JobName)
+	require.NoError(t, err)
+	assert.Contains(t, string(stored), `"`+descriptor.ConfOwnerKey+`":"`+a+`"`)
+
+	// B maps to the same job name: refused, with the problem at its field; the job is A's still.
+	_, err = env.ExecuteActivity(acts.UpsertJob, activities.JobInput{Target: target, Specific: spec, ComponentID: b, JobField: "jobName"})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, activities.ErrTypeOwnership, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	var p descriptor.Problem
+	require.NoError(t, appErr.Details(&p))
+	assert.Equal(t, "jobName", p.Field)
+	assert.Contains(t, p.Message, "already used by component "+a)
+	_, err = env.ExecuteActivity(acts.DeleteJob, activities.DeleteInput{Target: target, Name: spec.JobName, ComponentID: b})
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, activities.ErrTypeOwnership, appErr.Type())
+	after, err := sim.Job(target.VcID, spec.JobName)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(stored), string(after))
+
+	// A deletes its own.
+	val, err = env.ExecuteActivity(acts.DeleteJob, activities.DeleteInput{Target: target, Name: spec.JobName, ComponentID: a})
+	require.NoError(t, err)
+	var del activities.DeleteResult
+	require.NoError(t, val.Get(&del))
+	assert.True(t, del.Deleted)
+}

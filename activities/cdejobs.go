@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/witboost-community/cde-spark-provisioner/cde"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
 
 // ensureResource creates the resource unless it exists, and returns its files. It creates first
@@ -82,12 +83,20 @@ func (a *Activities) UpsertJob(ctx context.Context, in JobInput) (JobInfo, error
 		return JobInfo{}, err
 	}
 	job := BuildJob(in.Specific, in.IDBrokerHosts)
+	if in.ComponentID != "" {
+		job.Spark.Conf[descriptor.ConfOwnerKey] = in.ComponentID
+	}
 	what := fmt.Sprintf("job %s in virtual cluster %s", job.Name, in.Target.ClusterName)
 
 	created := false
-	_, err = jobs.GetJob(ctx, job.Name)
+	current, err := jobs.GetJob(ctx, job.Name)
 	switch {
 	case err == nil:
+		// The checks refused a collision already; this closes the window since then. A job with no
+		// owner recorded (deployed by the reference provisioner, or by hand) is adopted.
+		if owner := JobOwner(current); in.ComponentID != "" && owner != "" && owner != in.ComponentID {
+			return JobInfo{}, ownedByAnother(in.JobField, job.Name, owner, in.ComponentID)
+		}
 		err = jobs.UpdateJob(ctx, job)
 	case errors.Is(err, cde.ErrNotFound):
 		err = jobs.CreateJob(ctx, job)
@@ -121,11 +130,24 @@ func (a *Activities) UpsertJob(ctx context.Context, in JobInput) (JobInfo, error
 	return info, nil
 }
 
-// DeleteJob deletes the job; a job already gone is success.
+// DeleteJob deletes the job; a job already gone is success. A job another component owns is
+// refused for good (the unprovision's checks skip it before; this closes the window since).
 func (a *Activities) DeleteJob(ctx context.Context, in DeleteInput) (DeleteResult, error) {
 	jobs, err := a.jobs(in.Target)
 	if err != nil {
 		return DeleteResult{}, err
+	}
+	if in.ComponentID != "" {
+		current, err := jobs.GetJob(ctx, in.Name)
+		switch {
+		case errors.Is(err, cde.ErrNotFound):
+			return DeleteResult{}, nil
+		case err != nil:
+			return DeleteResult{}, classify(fmt.Sprintf("get job %s in virtual cluster %s", in.Name, in.Target.ClusterName), err)
+		}
+		if owner := JobOwner(current); owner != "" && owner != in.ComponentID {
+			return DeleteResult{}, ownedByAnother("", in.Name, owner, in.ComponentID)
+		}
 	}
 	switch err := jobs.DeleteJob(ctx, in.Name); {
 	case err == nil:
@@ -169,4 +191,18 @@ func (a *Activities) ConfirmJobGone(ctx context.Context, in DeleteInput) error {
 	default:
 		return classify("confirm job "+in.Name+" is gone", err)
 	}
+}
+
+// JobOwner is the component a job records as its owner (descriptor.ConfOwnerKey), "" for none.
+func JobOwner(job *cde.Job) string {
+	if job == nil || job.Spark == nil {
+		return ""
+	}
+	return job.Spark.Conf[descriptor.ConfOwnerKey]
+}
+
+// ownedByAnother refuses for good to touch another component's job, with the problem as details.
+func ownedByAnother(field, jobName, owner, componentID string) error {
+	p := descriptor.JobOwnedByAnother(field, jobName, owner, componentID)
+	return temporal.NewNonRetryableApplicationError(p.Message, ErrTypeOwnership, nil, p)
 }

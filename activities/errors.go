@@ -22,6 +22,9 @@ const (
 	ErrTypeAuth = "CDEAuth"
 	// ErrTypeS3 is a permanent S3 failure (access denied, an object that changed under us).
 	ErrTypeS3 = "S3Refused"
+	// ErrTypeOwnership is a job that another component owns (descriptor.ConfOwnerKey): the
+	// provisioner refuses to change it. Its details carry the descriptor.Problem.
+	ErrTypeOwnership = "JobOwnedByAnotherComponent"
 )
 
 // transientChecker says whether an error of one of the outside systems is worth a retry.

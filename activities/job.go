@@ -20,7 +20,7 @@ const (
 // descriptor's own fields, so those win over the user's conf.
 const (
 	ConfSafari        = "dex.safariEnabled"
-	ConfIDBrokerHosts = "spark.cde.idBrokerHosts"
+	ConfIDBrokerHosts = descriptor.ConfIDBrokerHostsKey
 	ConfPySpark       = "spark.pyspark.python"
 )
 

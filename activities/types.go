@@ -91,6 +91,11 @@ type JobInput struct {
 	Target        Target              `json:"target"`
 	Specific      descriptor.Specific `json:"specific"`
 	IDBrokerHosts []string            `json:"idBrokerHosts,omitempty"`
+	// ComponentID owns the job: recorded in its conf (descriptor.ConfOwnerKey), and a job another
+	// component owns is never changed. Empty in the inputs of the first releases' runs.
+	ComponentID string `json:"componentId,omitempty"`
+	// JobField is the job name's field in the descriptor, for the problem of a collision.
+	JobField string `json:"jobField,omitempty"`
 }
 
 // JobInfo is the job as CDE holds it after an upsert.
@@ -108,6 +113,9 @@ type JobInfo struct {
 type DeleteInput struct {
 	Target Target `json:"target"`
 	Name   string `json:"name"`
+	// ComponentID, for a job, is the component deleting it: a job another component owns is not
+	// deleted. Empty in the inputs of the first releases' runs (no check).
+	ComponentID string `json:"componentId,omitempty"`
 }
 
 // DeleteResult says whether there was something to delete.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -121,8 +122,11 @@ func provision(r *run) (Result, error) {
 	}
 	r.step("provision", "Creating or updating job "+s.JobName)
 	var job activities.JobInfo
-	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.UpsertJob,
-		activities.JobInput{Target: t, Specific: s, IDBrokerHosts: hosts}).Get(ctx, &job); err != nil {
+	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.UpsertJob, activities.JobInput{Target: t, Specific: s, IDBrokerHosts: hosts,
+		ComponentID: d.ComponentID, JobField: d.Path(descriptor.FieldJobName)}).Get(ctx, &job); err != nil {
+		if p, ok := ownershipProblem(err); ok {
+			return Result{}, r.invalid(descriptor.Problems{p})
+		}
 		return Result{}, r.failed("provision", "creating or updating job "+s.JobName+" failed", err)
 	}
 	if manifestF != nil {
@@ -299,4 +303,14 @@ func resourceNames(in activities.SyncInput) []string {
 		out[i] = rf.Resource
 	}
 	return out
+}
+
+// ownershipProblem is the problem of an activity that refused to touch another component's job.
+func ownershipProblem(err error) (descriptor.Problem, bool) {
+	var appErr *temporal.ApplicationError
+	var p descriptor.Problem
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeOwnership || appErr.Details(&p) != nil {
+		return p, false
+	}
+	return p, true
 }

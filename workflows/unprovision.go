@@ -98,7 +98,15 @@ func (r *run) deleteEverything(t activities.Target) (Result, error) {
 
 	r.step("unprovision", "Deleting job "+s.JobName)
 	var del activities.DeleteResult
-	jobErr := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteJob, activities.DeleteInput{Target: t, Name: s.JobName}).Get(r.ctx, &del)
+	jobErr := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteJob,
+		activities.DeleteInput{Target: t, Name: s.JobName, ComponentID: r.in.Descriptor.ComponentID}).Get(r.ctx, &del)
+	if p, ok := ownershipProblem(jobErr); ok {
+		// Another component's job (claimed since the checks): nothing of it, nor of its
+		// resources, which bear its name, is this component's to delete.
+		msg := SkippedPrefix + ": " + p.Message
+		r.note("WARNING", "unprovision", msg)
+		return Result{Operation: OpUnprovision, Message: msg, Skipped: true, Problems: descriptor.Problems{p}, Logs: r.logs}, nil
+	}
 	if jobErr != nil {
 		fail("deleting job "+s.JobName, jobErr)
 	} else if !del.Deleted {

@@ -187,7 +187,7 @@ func TestUnprovisionDeletesJobAndBothResources(t *testing.T) {
 	in := input(t, sparkJob)
 	job := "finance-cashflow-0-spark-wl-development"
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
-	env.OnActivity(a.DeleteJob, mock.Anything, activities.DeleteInput{Target: target, Name: job}).Return(activities.DeleteResult{Deleted: false}, nil).Once()
+	env.OnActivity(a.DeleteJob, mock.Anything, activities.DeleteInput{Target: target, Name: job, ComponentID: in.Descriptor.ComponentID}).Return(activities.DeleteResult{Deleted: false}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.MainResourceName(job)}).Return(activities.DeleteResult{Deleted: true}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvResourceName(job)}).Return(activities.DeleteResult{}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.ManifestResourceName(job)}).Return(activities.DeleteResult{}, nil).Once()
@@ -505,4 +505,48 @@ func TestAnUnchangedEnvironmentIsTakenAsReady(t *testing.T) {
 	env.OnActivity(a.PruneFiles, mock.Anything, mock.Anything).Return(activities.PruneResult{}, nil)
 	env.ExecuteWorkflow(workflows.ProvisionName, in)
 	require.NoError(t, env.GetWorkflowError())
+}
+
+// A job another component owns is refused as a problem of the job name (a 400 for the
+// Coordinator), not as a failure; an unprovision leaves it alone and says why.
+func TestAnotherComponentsJobIsNeverTouched(t *testing.T) {
+	job := "finance-cashflow-0-spark-wl-development"
+	owned := func(field string) error {
+		p := descriptor.JobOwnedByAnother(field, job, "urn:dmb:cmp:finance:cash:flow:spark-wl", "urn:dmb:cmp:finance:cashflow:0:spark-wl")
+		return temporal.NewNonRetryableApplicationError(p.Message, activities.ErrTypeOwnership, nil, p)
+	}
+
+	t.Run("provision", func(t *testing.T) {
+		env := newEnv(t)
+		in := input(t, sparkJob)
+		field := in.Descriptor.Path(descriptor.FieldJobName)
+		env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+		env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+		env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
+		env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{}, nil)
+		env.OnActivity(a.UpsertJob, mock.Anything, mock.MatchedBy(func(in activities.JobInput) bool {
+			return in.ComponentID == "urn:dmb:cmp:finance:cashflow:0:spark-wl" && in.JobField == field
+		})).Return(activities.JobInfo{}, owned(field))
+		env.ExecuteWorkflow(workflows.ProvisionName, in)
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(env.GetWorkflowError(), &appErr))
+		assert.Equal(t, workflows.ErrTypeInvalid, appErr.Type())
+		var failure workflows.Failure
+		require.NoError(t, appErr.Details(&failure))
+		require.Len(t, failure.Problems, 1)
+		assert.Equal(t, field, failure.Problems[0].Field)
+		assert.Contains(t, failure.Problems[0].Message, "already used by component urn:dmb:cmp:finance:cash:flow:spark-wl")
+	})
+	t.Run("unprovision", func(t *testing.T) {
+		env := newEnv(t)
+		in := input(t, sparkJob)
+		env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+		env.OnActivity(a.DeleteJob, mock.Anything, mock.Anything).Return(activities.DeleteResult{}, owned(""))
+		env.ExecuteWorkflow(workflows.UnprovisionName, in) // no resource delete is mocked: none may run
+		require.NoError(t, env.GetWorkflowError())
+		var res workflows.Result
+		require.NoError(t, env.GetWorkflowResult(&res))
+		assert.True(t, res.Skipped)
+		assert.True(t, strings.HasPrefix(res.Message, "Unprovision skipped: Job name "+job+" is already used by component"), res.Message)
+	})
 }
