@@ -128,7 +128,33 @@ func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolu
 		return res, classify("describe virtual cluster "+in.Cluster,
 			fmt.Errorf("CDP reports no jobs API URL or service host for a running virtual cluster: %w", cde.ErrMalformedResponse))
 	}
+	if in.JobName != "" && in.ComponentID != "" {
+		owner, err := a.jobOwner(ctx, res.Target, in.JobName)
+		if err != nil {
+			return res, err
+		}
+		if owner != "" && owner != in.ComponentID {
+			res.Problems = append(res.Problems, descriptor.JobOwnedByAnother(in.JobField, in.JobName, owner, in.ComponentID))
+		}
+	}
 	return res, nil
+}
+
+// jobOwner is the component the job records as its owner: "" for a job that does not exist or
+// records none (one the reference provisioner deployed, or made by hand, which is adopted).
+func (a *Activities) jobOwner(ctx context.Context, t Target, name string) (string, error) {
+	jobs, err := a.jobs(t)
+	if err != nil {
+		return "", err
+	}
+	job, err := jobs.GetJob(ctx, name)
+	switch {
+	case errors.Is(err, cde.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", classify(fmt.Sprintf("get job %s in virtual cluster %s", name, t.ClusterName), err)
+	}
+	return JobOwner(job), nil
 }
 
 // ServiceAmbiguous is the problem of a CDE service name that designates live services in

@@ -27,6 +27,12 @@ type ResolveInput struct {
 	Cluster      string `json:"cluster"`
 	ServiceField string `json:"serviceField"`
 	ClusterField string `json:"clusterField"`
+	// JobName, ComponentID and JobField, when set, also check that the job is not another
+	// component's (descriptor.ConfOwnerKey), before anything is uploaded into the resources that
+	// bear its name. Empty in the inputs of the first releases' runs.
+	JobName     string `json:"jobName,omitempty"`
+	ComponentID string `json:"componentId,omitempty"`
+	JobField    string `json:"jobField,omitempty"`
 }
 
 // Resolution is the outcome of looking up the service and virtual cluster. Problems holds the

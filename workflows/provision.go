@@ -120,6 +120,9 @@ func provision(r *run) (Result, error) {
 	if err := hostsF.Get(ctx, &hosts); err != nil {
 		return Result{}, r.failed("provision", "looking up the idbroker hosts failed", err)
 	}
+	if len(hosts) == 0 {
+		r.note("WARNING", "provision", fmt.Sprintf("No idbroker host known for the datalake of the environment (or CDE_IDBROKER_LOOKUP is off): job %s is deployed without %s", s.JobName, descriptor.ConfIDBrokerHostsKey))
+	}
 	r.step("provision", "Creating or updating job "+s.JobName)
 	var job activities.JobInfo
 	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.UpsertJob, activities.JobInput{Target: t, Specific: s, IDBrokerHosts: hosts,

@@ -226,6 +226,9 @@ func (r *run) resolveInput() activities.ResolveInput {
 		Cluster:      d.Component.Specific.CDECluster,
 		ServiceField: d.Path(descriptor.FieldCDEService),
 		ClusterField: d.Path(descriptor.FieldCDECluster),
+		JobName:      d.Component.Specific.JobName,
+		ComponentID:  d.ComponentID,
+		JobField:     d.Path(descriptor.FieldJobName),
 	}
 }
 

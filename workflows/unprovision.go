@@ -36,6 +36,11 @@ func unprovision(r *run) (Result, error) {
 	if err := workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput()).Get(ctx, &res); err != nil {
 		return Result{}, r.failed("unprovision", "checking the CDE service and virtual cluster failed", err)
 	}
+	if res.Ambiguous {
+		// Several live services bear the name: which one holds the job is unknown, so nothing is
+		// skipped as gone, nor deleted by guess.
+		return Result{}, r.invalid(res.Problems)
+	}
 	if len(res.Problems) > 0 {
 		msg := SkippedPrefix + ": " + strings.Join(res.Problems.Messages(), "; ")
 		r.note("WARNING", "unprovision", msg)
