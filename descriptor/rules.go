@@ -139,6 +139,10 @@ var (
 		Message:  "Spark conf keys must be non empty",
 		Solution: "Remove the entry with the empty key from jobConfig.conf or give it the name of a Spark property.",
 	}
+	ConfKeyReserved = Rule{
+		Message:  "Spark conf key reserved by the provisioner",
+		Solution: "Remove it from jobConfig.conf: the provisioner sets it on every job (spark.cde.idBrokerHosts from the environment's datalake, spark.cde-spark-provisioner.componentId to record the component that owns the job).",
+	}
 	ConfValueInvalid = Rule{
 		Message:  "Spark conf values must be strings, numbers or booleans",
 		Solution: "Give every jobConfig.conf entry a plain value, e.g. spark.sql.shuffle.partitions: \"200\".",

@@ -196,6 +196,9 @@ func (v *validator) conf(conf map[string]string) {
 		if k != "" && strings.TrimSpace(k) == "" {
 			v.add(ConfKeyEmpty.At(v.d.Path(FieldJobConfig+".conf"), "a key is only spaces"))
 		}
+		if slices.Contains(ReservedConfKeys, k) {
+			v.add(ConfKeyReserved.At(v.d.Path(FieldJobConfig+".conf."+k), k))
+		}
 	}
 }
 

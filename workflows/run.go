@@ -160,10 +160,24 @@ func (r *run) recheckInput() error {
 	default:
 		problems = descriptor.Recheck(d)
 	}
+	if !changed(r.ctx, changeReservedConfRule) {
+		problems = without(problems, descriptor.ConfKeyReserved)
+	}
 	if len(problems) == 0 {
 		return nil
 	}
 	return r.invalid(problems)
+}
+
+// without drops the problems of a rule.
+func without(ps descriptor.Problems, rule descriptor.Rule) descriptor.Problems {
+	var out descriptor.Problems
+	for _, p := range ps {
+		if !strings.HasPrefix(p.Message, rule.Message) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // undeclared returns the problems of found at a field that declared does not mention.

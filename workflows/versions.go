@@ -39,6 +39,11 @@ const (
 	// user's artifacts only; the manifest left in the main resource is read once, then pruned.
 	// Before it (DefaultVersion, histories v1 and v2) it was a file of the main resource.
 	changeManifestResource = "manifest-resource"
+	// changeReservedConfRule (1): the input re-check (changeInputRecheck) includes the rule
+	// refusing the conf keys the provisioner reserves (descriptor.ConfKeyReserved). Runs that
+	// passed the re-check without it (DefaultVersion, histories v2) must pass it again on replay.
+	// Every later rule that refuses more than before needs the same guard.
+	changeReservedConfRule = "reserved-conf-rule"
 )
 
 // versions are the branches one run takes, decided once at its start.

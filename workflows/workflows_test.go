@@ -348,6 +348,9 @@ func TestAWorkflowStartedDirectlyIsRecheckedBeforeAnyCall(t *testing.T) {
 		{"provision with a bad memory setting", workflows.ProvisionName, func(in *workflows.Input) {
 			in.Descriptor.Component.Specific.JobConfig.DriverMemory = new("lots")
 		}, "dataProduct.components[0].specific.jobConfig.driverMemory"},
+		{"provision setting a conf key the provisioner reserves", workflows.ProvisionName, func(in *workflows.Input) {
+			in.Descriptor.Component.Specific.JobConfig.Conf = map[string]string{descriptor.ConfOwnerKey: "urn:dmb:cmp:other:dp:0:wl"}
+		}, "dataProduct.components[0].specific.jobConfig.conf." + descriptor.ConfOwnerKey},
 		{"validation claiming fewer problems than it has", workflows.ValidateName, func(in *workflows.Input) {
 			in.Descriptor.DataProduct.Environment = "production"
 		}, "dataProduct.components[0].specific.jobName"},
