@@ -359,7 +359,8 @@ func TestSlowProvisionAnswers202ThenTheStatusEndpointFollowsIt(t *testing.T) {
 		status = api.ProvisioningStatus{}
 		a.decode(t, &status)
 		require.Equal(t, api.StatusRunning, status.Status)
-		return status.Result == "The provision is running: Creating or updating job "+jobName(name)
+		// The job's path is first read by the checks (whose job it is): the run waits there.
+		return status.Result == "The provision is running: Checking CDE service cde-dev, virtual cluster vc-dev and the artifacts"
 	}, 30*time.Second, 100*time.Millisecond, "%s", a.body)
 	assert.NotEmpty(t, status.Logs)
 
