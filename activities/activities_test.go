@@ -225,3 +225,41 @@ func TestJobsAreOwnedByTheirComponent(t *testing.T) {
 	require.NoError(t, val.Get(&del))
 	assert.True(t, del.Deleted)
 }
+
+// PlanPythonEnv keeps the environment the job uses when its Python version is the one wanted,
+// and otherwise builds in the job's other slot, the one the job leaves becoming stale.
+func TestPlanPythonEnvBuildsANewVersionBesideTheOneInUse(t *testing.T) {
+	acts, sim := newActivities(t)
+	env := activityEnv(t, acts)
+	val, err := env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev"})
+	require.NoError(t, err)
+	var res activities.Resolution
+	require.NoError(t, val.Get(&res))
+	target := res.Target
+	const job = "marketing-py-0-wl-development"
+	base, alt := descriptor.PyEnvResourceName(job), descriptor.PyEnvAltResourceName(job)
+	plan := func(version string) activities.PythonEnvPlan {
+		t.Helper()
+		val, err := env.ExecuteActivity(acts.PlanPythonEnv, activities.PythonEnvInput{Target: target, JobName: job, PythonVersion: version})
+		require.NoError(t, err)
+		var p activities.PythonEnvPlan
+		require.NoError(t, val.Get(&p))
+		return p
+	}
+	useEnv := func(name string) {
+		t.Helper()
+		require.NoError(t, sim.PutJob(target.VcID, []byte(`{"name":"`+job+`","type":"spark","mounts":[],"spark":{"file":"main.py","pythonEnvResourceName":"`+name+`"}}`)))
+	}
+
+	assert.Equal(t, activities.PythonEnvPlan{Resource: base}, plan("python3"), "a new job takes the first slot")
+
+	require.NoError(t, sim.AddResource(target.VcID, base, "python-env", "python3"))
+	useEnv(base)
+	assert.Equal(t, activities.PythonEnvPlan{Resource: base}, plan("python3"), "same version: kept, rebuilt in place for new requirements")
+	assert.Equal(t, activities.PythonEnvPlan{Resource: alt, Stale: []string{base}}, plan("python2"), "another version: built beside")
+
+	require.NoError(t, sim.AddResource(target.VcID, alt, "python-env", "python2"))
+	useEnv(alt)
+	assert.Equal(t, activities.PythonEnvPlan{Resource: alt, Stale: []string{base}}, plan("python2"), "the slot left behind is still stale")
+	assert.Equal(t, activities.PythonEnvPlan{Resource: base, Stale: []string{alt}}, plan("python3"), "and switching back uses it again")
+}

@@ -86,6 +86,9 @@ func (a *Activities) UpsertJob(ctx context.Context, in JobInput) (JobInfo, error
 	if in.ComponentID != "" {
 		job.Spark.Conf[descriptor.ConfOwnerKey] = in.ComponentID
 	}
+	if in.PythonEnvResource != "" && job.Spark.PythonEnvResourceName != "" {
+		job.Spark.PythonEnvResourceName = in.PythonEnvResource
+	}
 	what := fmt.Sprintf("job %s in virtual cluster %s", job.Name, in.Target.ClusterName)
 
 	created := false

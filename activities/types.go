@@ -102,6 +102,8 @@ type JobInput struct {
 	ComponentID string `json:"componentId,omitempty"`
 	// JobField is the job name's field in the descriptor, for the problem of a collision.
 	JobField string `json:"jobField,omitempty"`
+	// PythonEnvResource is the python-env the job uses (PlanPythonEnv); empty: the first slot.
+	PythonEnvResource string `json:"pythonEnvResource,omitempty"`
 }
 
 // JobInfo is the job as CDE holds it after an upsert.

@@ -75,6 +75,11 @@ func MainResourceName(jobName string) string { return "mainres-" + md5Hex(jobNam
 // "pyenvres-" + md5 hex of the job name.
 func PyEnvResourceName(jobName string) string { return "pyenvres-" + md5Hex(jobName) }
 
+// PyEnvAltResourceName is the second `python-env` slot of a job: a new Python version is built in
+// the slot the deployed job does not use, so the job keeps a ready environment until it switches;
+// the slot it left is deleted after.
+func PyEnvAltResourceName(jobName string) string { return PyEnvResourceName(jobName) + "-b" }
+
 // ManifestResourceName is the `files` resource where the provisioner keeps its upload manifest
 // (activities.ManifestPath): beside the job, never mounted by it, so the job's own resources hold
 // exactly the user's artifacts.

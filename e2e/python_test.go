@@ -168,3 +168,55 @@ func TestAReadyLeftOverFromThePreviousBuildIsNotTaken(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ready", res.Status)
 }
+
+// TestANewPythonVersionBuildsBesideTheEnvironmentInUse: the deployed job keeps its ready
+// environment while the environment of the new Python version builds; the job switches at its
+// update, and only then is the old environment deleted.
+func TestANewPythonVersionBuildsBesideTheEnvironmentInUse(t *testing.T) {
+	srv := newAPI(t, func(c *app.APIConfig) { c.DedupeWindow = 0 })
+	name := unique("pyswitch")
+	text, job, _ := pysparkEnv(t, name, "pandas==2.2.3\n")
+	base, alt := descriptor.PyEnvResourceName(job), descriptor.PyEnvAltResourceName(job)
+	require.Equal(t, api.StatusCompleted, provision(t, srv.URL, text).Status)
+	envOf := func() string {
+		t.Helper()
+		stored, err := st.sim.Job(vcID(t), job)
+		require.NoError(t, err)
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(stored, &got))
+		return got["spark"].(map[string]any)["pythonEnvResourceName"].(string)
+	}
+	require.Equal(t, base, envOf())
+
+	// The job's update is held: the new environment is built by then, and the job still runs
+	// with the old one, which is still there and ready.
+	release := st.sim.Block("PATCH /dex/api/v1/jobs/" + job)
+	defer release()
+	done := make(chan api.ProvisioningStatus, 1)
+	go func() {
+		a := call(t, http.MethodPost, srv.URL+"/v1/provision", request(strings.Replace(text, "pythonVersion: python3", "pythonVersion: python2", 1)))
+		var status api.ProvisioningStatus
+		_ = json.Unmarshal(a.body, &status)
+		done <- status
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, st.sim.AwaitBlocked(ctx, 1))
+	assert.Equal(t, base, envOf(), "the deployed job keeps its environment")
+	old, err := st.sim.Resource(vcID(t), base)
+	require.NoError(t, err)
+	assert.Equal(t, "ready", old.Status)
+	assert.Equal(t, "python3", old.PythonVersion)
+	built, err := st.sim.Resource(vcID(t), alt)
+	require.NoError(t, err)
+	assert.Equal(t, "ready", built.Status)
+	assert.Equal(t, "python2", built.PythonVersion)
+
+	release()
+	status := <-done
+	require.Equal(t, api.StatusCompleted, status.Status, "%+v", status)
+	assert.Equal(t, alt, envOf(), "the job switched")
+	_, err = st.sim.Resource(vcID(t), base)
+	assert.Error(t, err, "the environment it left is deleted")
+	assert.Contains(t, logMessages(status), "Deleted the Python environment "+base+": the job now uses "+alt)
+}

@@ -68,8 +68,18 @@ func provision(r *run) (Result, error) {
 	}
 	sync.Resources = append(sync.Resources, main)
 	pyEnvRes := ""
+	var stalePyEnvs []string
 	if s.Kind == descriptor.PySparkWithEnv {
 		pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
+		if changed(ctx, changePythonEnvBeside) {
+			// A new Python version builds beside the environment the deployed job uses.
+			var plan activities.PythonEnvPlan
+			if err := workflow.ExecuteActivity(r.with(cdeOptions), a.PlanPythonEnv,
+				activities.PythonEnvInput{Target: t, JobName: s.JobName, PythonVersion: s.PythonVersion}).Get(ctx, &plan); err != nil {
+				return Result{}, r.failed("provision", "choosing the Python environment of job "+s.JobName+" failed", err)
+			}
+			pyEnvRes, stalePyEnvs = plan.Resource, plan.Stale
+		}
 		mirror := ""
 		if s.PyMirror != nil {
 			mirror = *s.PyMirror
@@ -126,7 +136,7 @@ func provision(r *run) (Result, error) {
 	r.step("provision", "Creating or updating job "+s.JobName)
 	var job activities.JobInfo
 	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.UpsertJob, activities.JobInput{Target: t, Specific: s, IDBrokerHosts: hosts,
-		ComponentID: d.ComponentID, JobField: d.Path(descriptor.FieldJobName)}).Get(ctx, &job); err != nil {
+		ComponentID: d.ComponentID, JobField: d.Path(descriptor.FieldJobName), PythonEnvResource: pyEnvRes}).Get(ctx, &job); err != nil {
 		if p, ok := ownershipProblem(err); ok {
 			return Result{}, r.invalid(descriptor.Problems{p})
 		}
@@ -140,6 +150,14 @@ func provision(r *run) (Result, error) {
 	}
 	if pruneAfterUpsert {
 		r.pruneFiles(sync, mainRes)
+	}
+	for _, name := range stalePyEnvs {
+		// The job has switched to pyEnvRes: the environment it left goes.
+		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: t, Name: name}).Get(ctx, nil); err != nil {
+			r.note("WARNING", "provision", "Deleting the Python environment "+name+" the job no longer uses failed; the next provision deletes it: "+causeMessage(err))
+			continue
+		}
+		r.note("INFO", "provision", "Deleted the Python environment "+name+": the job now uses "+pyEnvRes)
 	}
 	verb := "updated"
 	if job.Created {

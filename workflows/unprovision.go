@@ -117,7 +117,7 @@ func (r *run) deleteEverything(t activities.Target) (Result, error) {
 	} else if !del.Deleted {
 		r.note("INFO", "unprovision", "Job "+s.JobName+" was already absent")
 	}
-	for _, name := range append(resourcesOf(s.JobName), descriptor.ManifestResourceName(s.JobName)) {
+	for _, name := range append(resourcesOf(s.JobName), descriptor.PyEnvAltResourceName(s.JobName), descriptor.ManifestResourceName(s.JobName)) {
 		r.step("unprovision", "Deleting resource "+name)
 		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: t, Name: name}).Get(r.ctx, nil); err != nil {
 			fail("deleting resource "+name, err)

@@ -44,6 +44,11 @@ const (
 	// passed the re-check without it (DefaultVersion, histories v2) must pass it again on replay.
 	// Every later rule that refuses more than before needs the same guard.
 	changeReservedConfRule = "reserved-conf-rule"
+	// changePythonEnvBeside (1): a PySpark job's environment is chosen by PlanPythonEnv between
+	// two slots, so a new Python version builds beside the environment the deployed job uses,
+	// which is deleted once the job has switched. Before it (DefaultVersion, histories v1 and
+	// v2) the one environment was deleted and rebuilt in place.
+	changePythonEnvBeside = "python-env-beside"
 )
 
 // versions are the branches one run takes, decided once at its start.

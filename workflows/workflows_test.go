@@ -190,6 +190,7 @@ func TestUnprovisionDeletesJobAndBothResources(t *testing.T) {
 	env.OnActivity(a.DeleteJob, mock.Anything, activities.DeleteInput{Target: target, Name: job, ComponentID: in.Descriptor.ComponentID}).Return(activities.DeleteResult{Deleted: false}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.MainResourceName(job)}).Return(activities.DeleteResult{Deleted: true}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvResourceName(job)}).Return(activities.DeleteResult{}, nil).Once()
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvAltResourceName(job)}).Return(activities.DeleteResult{}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.ManifestResourceName(job)}).Return(activities.DeleteResult{}, nil).Once()
 	env.OnActivity(a.ConfirmJobGone, mock.Anything, mock.Anything).Return(nil).Once()
 
@@ -265,6 +266,7 @@ componentIdToProvision: urn:dmb:cmp:finance:cashflow:0:py
 
 func pyEnvMocks(env *testsuite.TestWorkflowEnvironment, in workflows.Input) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.Anything).Return(activities.PythonEnvPlan{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development")}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil).Maybe() // runs beside the uploads: a failed build may come first
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(si activities.SyncInput) bool {
@@ -436,6 +438,8 @@ func TestUnprovisionAttemptsEveryDeleteAndReportsEveryFailure(t *testing.T) {
 		Return(activities.DeleteResult{}, refused("delete resource: 409 in use")).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvResourceName(job)}).
 		Return(activities.DeleteResult{Deleted: true}, nil).Once()
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.PyEnvAltResourceName(job)}).
+		Return(activities.DeleteResult{}, nil).Once()
 	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: descriptor.ManifestResourceName(job)}).
 		Return(activities.DeleteResult{}, nil).Once()
 
@@ -501,6 +505,7 @@ func TestAnUnchangedEnvironmentIsTakenAsReady(t *testing.T) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
+	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.Anything).Return(activities.PythonEnvPlan{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development")}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{Files: []activities.FileSync{
 		{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development"), Path: "requirements.txt", Action: activities.ActionUnchanged}}}, nil)
 	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "ready"}, nil).Once()
@@ -552,4 +557,41 @@ func TestAnotherComponentsJobIsNeverTouched(t *testing.T) {
 		assert.True(t, res.Skipped)
 		assert.True(t, strings.HasPrefix(res.Message, "Unprovision skipped: Job name "+job+" is already used by component"), res.Message)
 	})
+}
+
+// A new Python version builds in the slot the deployed job does not use; the job switches to it
+// at the upsert, and only then is the environment it left deleted.
+func TestANewPythonVersionBuildsBesideTheEnvironmentInUse(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, pysparkEnvJob)
+	job := "finance-cashflow-0-py-development"
+	alt, old := descriptor.PyEnvAltResourceName(job), descriptor.PyEnvResourceName(job)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
+	env.OnActivity(a.PlanPythonEnv, mock.Anything, activities.PythonEnvInput{Target: target, JobName: job, PythonVersion: "python3"}).
+		Return(activities.PythonEnvPlan{Resource: alt, Stale: []string{old}}, nil)
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(si activities.SyncInput) bool {
+		return len(si.Resources) == 2 && si.Resources[1].Resource == alt
+	})).Return(activities.SyncResult{Files: []activities.FileSync{{Resource: alt, Path: "requirements.txt", Action: activities.ActionUploaded}}}, nil)
+	env.OnActivity(a.ResourceStatus, mock.Anything, activities.ResourceInput{Target: target, Name: alt, Type: "python-env"}).Return(activities.ResourceState{Status: "building"}, nil).Once()
+	env.OnActivity(a.ResourceStatus, mock.Anything, mock.Anything).Return(activities.ResourceState{Status: "ready"}, nil)
+	deletedBeforeUpsert := false
+	upserted := false
+	env.OnActivity(a.UpsertJob, mock.Anything, mock.MatchedBy(func(in activities.JobInput) bool { return in.PythonEnvResource == alt })).
+		Return(func(context.Context, activities.JobInput) (activities.JobInfo, error) {
+			upserted = true
+			return activities.JobInfo{Name: job}, nil
+		})
+	env.OnActivity(a.PruneFiles, mock.Anything, mock.Anything).Return(activities.PruneResult{}, nil)
+	env.OnActivity(a.DeleteResource, mock.Anything, activities.DeleteInput{Target: target, Name: old}).Return(func(context.Context, activities.DeleteInput) (activities.DeleteResult, error) {
+		deletedBeforeUpsert = !upserted
+		return activities.DeleteResult{Deleted: true}, nil
+	}).Once()
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	require.NoError(t, env.GetWorkflowError())
+	assert.False(t, deletedBeforeUpsert, "the environment in use goes only after the job has switched")
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, alt, res.PrivateInfo["pythonEnvResource"])
 }
