@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/witboost-community/cde-spark-provisioner/api"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/workflows"
 )
 
@@ -127,4 +128,37 @@ func TestPublicInfoRoundTrips(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &out))
 	assert.Equal(t, in, out)
 	assert.Error(t, json.Unmarshal([]byte(`[1]`), &out))
+}
+
+// A component id too long for Temporal's workflow ids is a problem of the request, not a failed
+// start (no Temporal client is needed: it is answered before any run).
+func TestAComponentIDTooLongForAWorkflowIDIsABadRequest(t *testing.T) {
+	long := "urn:dmb:cmp:finance:cashflow:0:" + strings.Repeat("x", 990)
+	text := `dataProduct:
+  id: urn:dmb:dp:finance:cashflow:0
+  environment: development
+  components:
+    - kind: workload
+      id: ` + long + `
+      specific:
+        cdeService: cde-dev
+        cdeCluster: vc-dev
+        jobName: ` + descriptor.ExpectedJobName(long, "development") + `
+        jar: s3://artifacts/app.jar
+        className: com.example.App
+componentIdToProvision: ` + long + "\n"
+	body, err := json.Marshal(descriptor.Request{DescriptorKind: descriptor.ComponentDescriptor, Descriptor: text})
+	require.NoError(t, err)
+	srv := api.New(api.Config{TaskQueue: "q"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, path := range []string{"/v1/provision", "/v1/unprovision", "/v2/validate"} {
+		rec := httptest.NewRecorder()
+		srv.Router().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(string(body))))
+		assert.Equal(t, http.StatusBadRequest, rec.Code, "%s: %s", path, rec.Body)
+		assert.Contains(t, rec.Body.String(), "too long for this provisioner's workflow ids", path)
+		assert.Contains(t, rec.Body.String(), `"inputErrorField":"componentIdToProvision"`, path)
+	}
+	rec := httptest.NewRecorder()
+	srv.Router().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/validate", strings.NewReader(string(body))))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"valid":false`)
 }

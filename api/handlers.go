@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,6 +25,10 @@ func (s *Server) validateSync(w http.ResponseWriter, r *http.Request) {
 	d, problems := req.Check()
 	if d == nil {
 		writeJSON(w, http.StatusOK, validationResult(problems))
+		return
+	}
+	if ps := workflowIDProblems(d); ps != nil {
+		writeJSON(w, http.StatusOK, validationResult(append(problems, ps...)))
 		return
 	}
 	run, err := s.startValidation(r.Context(), d, problems, requestHash(workflows.OpValidate, req))
@@ -56,6 +62,10 @@ func (s *Server) validateAsync(w http.ResponseWriter, r *http.Request) {
 	d, problems := req.Check()
 	if d == nil {
 		writeJSON(w, http.StatusBadRequest, invalidRequest(problems))
+		return
+	}
+	if ps := workflowIDProblems(d); ps != nil {
+		writeJSON(w, http.StatusBadRequest, invalidRequest(append(problems, ps...)))
 		return
 	}
 	run, err := s.startValidation(r.Context(), d, problems, requestHash(workflows.OpValidate, req))
@@ -99,6 +109,9 @@ func (s *Server) mutate(op workflows.Operation) http.HandlerFunc {
 			d, problems = req.CheckUnprovision()
 		} else {
 			d, problems = req.Check()
+		}
+		if d != nil {
+			problems = append(problems, workflowIDProblems(d)...)
 		}
 		if len(problems) > 0 {
 			writeJSON(w, http.StatusBadRequest, invalidRequest(problems))
@@ -232,4 +245,20 @@ func logs(in []workflows.Log) []Log {
 		out[i] = Log(l)
 	}
 	return out
+}
+
+// workflowIDProblems refuses a component whose workflow ids Temporal could not hold
+// (workflows.MaxWorkflowIDLength): a clear 400 rather than a failed start.
+func workflowIDProblems(d *descriptor.Descriptor) descriptor.Problems {
+	// The validation's id is the longer of the two: it ends with a request hash.
+	id := workflows.ValidateWorkflowID(d.DataProduct.Environment, d.ComponentID, strings.Repeat("0", 16))
+	if len(id) <= workflows.MaxWorkflowIDLength {
+		return nil
+	}
+	return descriptor.Problems{{
+		Field: "componentIdToProvision",
+		Message: fmt.Sprintf("The component id and the environment are too long for this provisioner's workflow ids: %d bytes, at most %d "+
+			"(a byte outside printable ASCII counts three)", len(id), workflows.MaxWorkflowIDLength),
+		Solution: "Give the component a shorter id.",
+	}}
 }

@@ -43,7 +43,9 @@
 //     operations document no page tokens.
 //   - Duplicates by name: FindService/FindVc list with removeDeleted=false
 //     and prefer a running entry, then any other state, then a deleted
-//     one, so "recently deleted" is visible. The datalake is the one whose
+//     one, so "recently deleted" is visible. Live services of one name in
+//     several CDP environments are an *AmbiguousServiceError (ErrAmbiguous):
+//     never an arbitrary pick. The datalake is the one whose
 //     environmentCrn is the service's, preferring status RUNNING if two are.
 //   - Knox expires_in is absolute epoch milliseconds, -1 meaning no expiry;
 //     a token is replaced DefaultKnoxRefreshMargin (capped at half its

@@ -12,7 +12,20 @@ import (
 // its run, and lets the Temporal UI list a component's history by id prefix. The environment is
 // part of it because one provisioner may serve several environments of the same component.
 func ComponentWorkflowID(environment, componentID string) string {
-	return "cde-spark/" + environment + "/" + escapeComponentID(componentID)
+	return "cde-spark/" + escapeEnvironment(environment) + "/" + escapeComponentID(componentID)
+}
+
+// MaxWorkflowIDLength is Temporal's default bound on workflow ids (limit.maxIDLength): the API
+// refuses, as a problem of the component id, a request whose workflow id would be longer.
+const MaxWorkflowIDLength = 1000
+
+// escapeEnvironment writes an environment name for a workflow id as escapeComponentID does, and
+// escapes "/" too, which separates the environment from the component id.
+func escapeEnvironment(env string) string {
+	if !strings.Contains(env, "/") {
+		return escapeComponentID(env)
+	}
+	return strings.ReplaceAll(escapeComponentID(env), "/", "%2F")
 }
 
 // escapeComponentID writes a component id so that it can travel in a workflow id: the SDK sends
@@ -74,7 +87,7 @@ func ValidateWorkflowID(environment, componentID, requestHash string) string {
 	if len(requestHash) > 16 {
 		requestHash = requestHash[:16]
 	}
-	return "cde-spark-validate/" + environment + "/" + escapeComponentID(componentID) + "/" + requestHash
+	return "cde-spark-validate/" + escapeEnvironment(environment) + "/" + escapeComponentID(componentID) + "/" + requestHash
 }
 
 // IsOwnWorkflowID reports whether id is one this provisioner creates (tokens must not open

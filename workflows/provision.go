@@ -82,7 +82,7 @@ func provision(r *run) (Result, error) {
 		}
 		mirror := ""
 		if s.PyMirror != nil {
-			mirror = *s.PyMirror
+			mirror = strings.TrimSpace(*s.PyMirror) // blank means no mirror, as in the reference
 		}
 		sync.Resources = append(sync.Resources, activities.ResourceFiles{Resource: pyEnvRes, Type: cde.ResourceTypePythonEnv,
 			PythonVersion: s.PythonVersion, PyMirror: mirror, Objects: reqs})

@@ -329,6 +329,12 @@ func TestComponentIDFromWorkflowID(t *testing.T) {
 	assert.Equal(t, comp, workflows.ComponentIDFromWorkflowID(workflows.ValidateWorkflowID("development", comp, "0123456789abcdef")))
 	assert.Equal(t, "", workflows.ComponentIDFromWorkflowID("billing/42"))
 	assert.Equal(t, "", workflows.ComponentIDFromWorkflowID("cde-spark/no-component"))
+	// An environment with a "/" or outside printable ASCII is escaped like the component id.
+	odd := "urn:dmb:cmp:finance:cash flow:0:wl/é"
+	id := workflows.ComponentWorkflowID("dev/eu é", odd)
+	assert.Equal(t, "cde-spark/dev%2Feu %C3%A9/urn:dmb:cmp:finance:cash flow:0:wl/%C3%A9", id)
+	assert.Equal(t, odd, workflows.ComponentIDFromWorkflowID(id))
+	assert.Equal(t, odd, workflows.ComponentIDFromWorkflowID(workflows.ValidateWorkflowID("dev/eu é", odd, "0123456789abcdef")))
 }
 
 // TestAWorkflowStartedDirectlyIsRecheckedBeforeAnyCall: Temporal is a trust boundary. Inputs the
