@@ -140,8 +140,9 @@ func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolu
 	return res, nil
 }
 
-// jobOwner is the component the job records as its owner: "" for a job that does not exist or
-// records none (one the reference provisioner deployed, or made by hand, which is adopted).
+// jobOwner is the component that owns the job: the one the job records or, with the job gone,
+// the one the manifest of its resources records. "" for none (a job the reference provisioner
+// deployed, or made by hand, which is adopted).
 func (a *Activities) jobOwner(ctx context.Context, t Target, name string) (string, error) {
 	jobs, err := a.jobs(t)
 	if err != nil {
@@ -150,11 +151,27 @@ func (a *Activities) jobOwner(ctx context.Context, t Target, name string) (strin
 	job, err := jobs.GetJob(ctx, name)
 	switch {
 	case errors.Is(err, cde.ErrNotFound):
-		return "", nil
+		return a.manifestOwner(ctx, jobs, t, descriptor.ManifestResourceName(name))
 	case err != nil:
 		return "", classify(fmt.Sprintf("get job %s in virtual cluster %s", name, t.ClusterName), err)
 	}
 	return JobOwner(job), nil
+}
+
+// manifestOwner is the owner the manifest of a job's resources records, "" for none.
+func (a *Activities) manifestOwner(ctx context.Context, jobs *cde.JobsClient, t Target, resource string) (string, error) {
+	res, err := jobs.GetResource(ctx, resource)
+	switch {
+	case errors.Is(err, cde.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", classify(fmt.Sprintf("get resource %s in virtual cluster %s", resource, t.ClusterName), err)
+	}
+	files := make(map[string]cde.ResourceFile, len(res.Files))
+	for _, f := range res.Files {
+		files[f.Path] = f
+	}
+	return a.readManifest(ctx, jobs, resource, files).Owner, nil
 }
 
 // ServiceAmbiguous is the problem of a CDE service name that designates live services in

@@ -263,3 +263,40 @@ func TestPlanPythonEnvBuildsANewVersionBesideTheOneInUse(t *testing.T) {
 	assert.Equal(t, activities.PythonEnvPlan{Resource: alt, Stale: []string{base}}, plan("python2"), "the slot left behind is still stale")
 	assert.Equal(t, activities.PythonEnvPlan{Resource: base, Stale: []string{alt}}, plan("python3"), "and switching back uses it again")
 }
+
+// With the job gone, the manifest of its resources still says whose they are: another
+// component's checks report the collision instead of deleting them.
+func TestTheManifestRecordsTheOwnerOfTheResources(t *testing.T) {
+	acts, sim := newActivities(t)
+	env := activityEnv(t, acts)
+	const job = "fin-eu-cash-0-wl-development"
+	const a, b = "urn:dmb:cmp:fin-eu:cash:0:wl", "urn:dmb:cmp:fin:eu-cash:0:wl"
+	resolve := func(component string) activities.Resolution {
+		t.Helper()
+		val, err := env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev",
+			JobName: job, ComponentID: component, JobField: "jobName"})
+		require.NoError(t, err)
+		var res activities.Resolution
+		require.NoError(t, val.Get(&res))
+		return res
+	}
+	target := resolve(a).Target
+	mainRes := descriptor.MainResourceName(job)
+	in := activities.SyncInput{Target: target, ManifestResource: descriptor.ManifestResourceName(job), ComponentID: a,
+		Resources: []activities.ResourceFiles{{Resource: mainRes, Type: cde.ResourceTypeFiles}}}
+	val, err := env.ExecuteActivity(acts.SyncFiles, in)
+	require.NoError(t, err)
+	var synced activities.SyncResult
+	require.NoError(t, val.Get(&synced))
+	require.True(t, synced.ManifestStale)
+	_, err = env.ExecuteActivity(acts.RecordManifest, in)
+	require.NoError(t, err)
+	_, err = sim.Job(target.VcID, job)
+	require.Error(t, err, "no job: only the manifest knows the owner")
+
+	assert.Empty(t, resolve(a).Problems, "its own resources")
+	res := resolve(b)
+	require.Len(t, res.Problems, 1)
+	assert.Equal(t, "jobName", res.Problems[0].Field)
+	assert.Contains(t, res.Problems[0].Message, "already used by component "+a)
+}

@@ -41,6 +41,9 @@ const DefaultUploadConcurrency = 16
 type manifest struct {
 	Version int                      `json:"version"`
 	Files   map[string]manifestEntry `json:"files"` // by "<resource>/<path>"
+	// Owner is the component whose resources these are (descriptor.ConfOwnerKey records it on
+	// the job): with the job gone, it still keeps another component from deleting them.
+	Owner string `json:"owner,omitempty"`
 }
 
 type manifestEntry struct {
@@ -64,6 +67,8 @@ type SyncInput struct {
 	// the unchanged files; the file there is then pruned like any file the descriptor does not list.
 	LegacyManifestResource string          `json:"legacyManifestResource,omitempty"`
 	Resources              []ResourceFiles `json:"resources"`
+	// ComponentID owns the resources: RecordManifest records it in the manifest.
+	ComponentID string `json:"componentId,omitempty"`
 }
 
 // ResourceFiles is the desired content of one resource, which SyncFiles creates if needed.
@@ -265,7 +270,7 @@ start:
 		return SyncResult{}, firstErr
 	}
 
-	result.ManifestStale = moved || manifestStale(in, old, result.Files)
+	result.ManifestStale = moved || manifestStale(in, old, result.Files) || (in.ComponentID != "" && old.Owner != in.ComponentID)
 	for _, f := range result.Files {
 		a.Metrics.file(ctx, f.Action)
 	}
@@ -360,7 +365,7 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 	if err != nil {
 		return err
 	}
-	m := manifest{Version: 1, Files: map[string]manifestEntry{}}
+	m := manifest{Version: 1, Files: map[string]manifestEntry{}, Owner: in.ComponentID}
 	var old manifest
 	if !in.manifestAmongResources() {
 		// Its own resource: created on first use (409: it exists).
@@ -393,7 +398,7 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 			}
 		}
 	}
-	if maps.Equal(m.Files, old.Files) {
+	if maps.Equal(m.Files, old.Files) && m.Owner == old.Owner {
 		return nil
 	}
 	raw, err := json.MarshalIndent(m, "", "  ")

@@ -53,7 +53,7 @@ func provision(r *run) (Result, error) {
 	// below): until then the deployed job may reference them.
 	pruneAfterUpsert := changed(ctx, changePruneAfterUpsert)
 	mainRes := descriptor.MainResourceName(s.JobName)
-	sync := activities.SyncInput{Target: t, ManifestResource: mainRes}
+	sync := activities.SyncInput{Target: t, ManifestResource: mainRes, ComponentID: d.ComponentID}
 	if changed(ctx, changeManifestResource) {
 		sync.ManifestResource, sync.LegacyManifestResource = descriptor.ManifestResourceName(s.JobName), mainRes
 	}
