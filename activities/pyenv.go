@@ -10,11 +10,19 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
 
+// RequirementsPath is the one file of a python-env resource (the descriptor requires the name).
+const RequirementsPath = "requirements.txt"
+
 // PythonEnvInput names a job and the Python version its environment must have.
 type PythonEnvInput struct {
 	Target        Target `json:"target"`
 	JobName       string `json:"jobName"`
 	PythonVersion string `json:"pythonVersion"`
+	// Requirements is the requirements file to build; Manifest (and LegacyManifest) where the
+	// upload manifest says what the environment in use was built from (see SyncInput).
+	Requirements   *ArtifactObject `json:"requirements,omitempty"`
+	Manifest       string          `json:"manifest,omitempty"`
+	LegacyManifest string          `json:"legacyManifest,omitempty"`
 }
 
 // PythonEnvPlan says which of the job's two python-env slots to build and point the job at, and
@@ -25,12 +33,12 @@ type PythonEnvPlan struct {
 }
 
 // PlanPythonEnv chooses the python-env resource of a provision so that the deployed job keeps a
-// ready environment while a new one builds. The environment the job uses is kept when it has the
-// wanted Python version (its requirements are synced in place, as CDE rebuilds an environment
-// for new requirements). For another version the new environment is built in the job's other
-// slot (descriptor.PyEnvAltResourceName), and the slot the job leaves is stale: the provision
-// deletes it after the job upsert. A job without an environment takes the first slot, the name
-// the reference provisioner used.
+// ready environment while a new one builds, and keeps it if the build fails. The environment the
+// job uses is kept when it has the wanted Python version and was built from the same
+// requirements (the upload manifest says so): nothing to build. Otherwise the new environment is
+// built in the job's other slot (descriptor.PyEnvAltResourceName), and the slot the job leaves
+// is stale: the provision deletes it after the job upsert. A job without an environment takes
+// the first slot, the name the reference provisioner used.
 func (a *Activities) PlanPythonEnv(ctx context.Context, in PythonEnvInput) (PythonEnvPlan, error) {
 	jobs, err := a.jobs(in.Target)
 	if err != nil {
@@ -63,11 +71,18 @@ func (a *Activities) PlanPythonEnv(ctx context.Context, in PythonEnvInput) (Pyth
 	}
 
 	chosen := slots[0]
-	switch {
-	case current != "" && (version[current] == "" || strings.EqualFold(version[current], in.PythonVersion)):
-		chosen = current
-	case current != "":
+	if current != "" {
 		chosen = other(slots, current)
+		sameVersion := version[current] == "" || strings.EqualFold(version[current], in.PythonVersion)
+		if sameVersion {
+			unchanged, err := a.builtFrom(ctx, jobs, in, current)
+			if err != nil {
+				return PythonEnvPlan{}, err
+			}
+			if unchanged {
+				chosen = current
+			}
+		}
 	}
 	plan := PythonEnvPlan{Resource: chosen}
 	if o := other(slots, chosen); exists[o] {
@@ -81,4 +96,56 @@ func other(slots []string, name string) string {
 		return slots[1]
 	}
 	return slots[0]
+}
+
+// builtFrom says whether the environment resource was built from in.Requirements: the upload
+// manifest records the S3 object its requirements.txt came from, and CDE still holds that file.
+// Anything unknown means "no", which costs a build beside, never a stale environment.
+func (a *Activities) builtFrom(ctx context.Context, jobs *cde.JobsClient, in PythonEnvInput, resource string) (bool, error) {
+	if in.Requirements == nil || in.Manifest == "" {
+		return false, nil
+	}
+	res, err := jobs.GetResource(ctx, resource)
+	if err != nil {
+		return false, classify(fmt.Sprintf("get resource %s in virtual cluster %s", resource, in.Target.ClusterName), err)
+	}
+	files := map[string]cde.ResourceFile{}
+	for _, f := range res.Files {
+		files[f.Path] = f
+	}
+	have, ok := files[RequirementsPath]
+	if !ok {
+		return false, nil
+	}
+	m, err := a.manifestFor(ctx, jobs, in)
+	if err != nil {
+		return false, err
+	}
+	entry, known := m.Files[resource+"/"+RequirementsPath]
+	return known && unchanged(entry, *in.Requirements, have), nil
+}
+
+// manifestFor reads the manifest of the job, from its own resource or, before it moved there,
+// from the legacy one.
+func (a *Activities) manifestFor(ctx context.Context, jobs *cde.JobsClient, in PythonEnvInput) (manifest, error) {
+	for _, name := range []string{in.Manifest, in.LegacyManifest} {
+		if name == "" {
+			continue
+		}
+		res, err := jobs.GetResource(ctx, name)
+		switch {
+		case errors.Is(err, cde.ErrNotFound):
+			continue
+		case err != nil:
+			return manifest{}, classify(fmt.Sprintf("get resource %s in virtual cluster %s", name, in.Target.ClusterName), err)
+		}
+		files := map[string]cde.ResourceFile{}
+		for _, f := range res.Files {
+			files[f.Path] = f
+		}
+		if _, ok := files[ManifestPath]; ok {
+			return a.readManifest(ctx, jobs, name, files), nil
+		}
+	}
+	return manifest{Version: 1, Files: map[string]manifestEntry{}}, nil
 }

@@ -288,3 +288,49 @@ func TestTheManifestMovesToAResourceOfItsOwn(t *testing.T) {
 	assert.Equal(t, map[string]string{"app.jar": "unchanged", "a.jar": "unchanged"}, actions(res))
 	assert.False(t, res.ManifestStale)
 }
+
+// PlanPythonEnv keeps the environment the job uses only when nothing is to be built: the same
+// Python version, built from the same requirements (as the upload manifest records). Any build
+// happens in the job's other slot, the one the job leaves becoming stale, so the deployed job
+// keeps a ready environment whatever the build's outcome.
+func TestPlanPythonEnvBuildsBesideTheEnvironmentInUse(t *testing.T) {
+	f := newSyncFixture(t)
+	const job = "marketing-py-0-wl-development"
+	base, alt := descriptor.PyEnvResourceName(job), descriptor.PyEnvAltResourceName(job)
+	manifestRes := descriptor.ManifestResourceName(job)
+	plan := func(version string, reqs activities.ArtifactObject) activities.PythonEnvPlan {
+		t.Helper()
+		val, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.PlanPythonEnv, activities.PythonEnvInput{Target: f.target, JobName: job,
+			PythonVersion: version, Requirements: &reqs, Manifest: manifestRes})
+		require.NoError(t, err)
+		var p activities.PythonEnvPlan
+		require.NoError(t, val.Get(&p))
+		return p
+	}
+	build := func(slot, version string, reqs activities.ArtifactObject) {
+		t.Helper()
+		in := activities.SyncInput{Target: f.target, ManifestResource: manifestRes, Resources: []activities.ResourceFiles{
+			{Resource: slot, Type: cde.ResourceTypePythonEnv, PythonVersion: version, Objects: []activities.ArtifactObject{reqs}}}}
+		_, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.SyncFiles, in)
+		require.NoError(t, err)
+		_, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.RecordManifest, in)
+		require.NoError(t, err)
+		require.NoError(t, f.sim.PutJob(f.vcID, []byte(`{"name":"`+job+`","type":"spark","mounts":[],"spark":{"file":"main.py","pythonEnvResourceName":"`+slot+`"}}`)))
+	}
+	f.put(t, "py/v1/requirements.txt", "pandas\n")
+	v1 := f.objects(t, "py/v1/requirements.txt")[0]
+	v1.Artifact.Role = descriptor.RoleRequirements
+
+	assert.Equal(t, activities.PythonEnvPlan{Resource: base}, plan("python3", v1), "a new job takes the first slot")
+	build(base, "python3", v1)
+	assert.Equal(t, activities.PythonEnvPlan{Resource: base}, plan("python3", v1), "nothing to build: the environment in use is kept")
+	assert.Equal(t, activities.PythonEnvPlan{Resource: alt, Stale: []string{base}}, plan("python2", v1), "another version builds beside")
+
+	f.put(t, "py/v1/requirements.txt", "pandas\nnumpy\n")
+	v2 := f.objects(t, "py/v1/requirements.txt")[0]
+	v2.Artifact.Role = descriptor.RoleRequirements
+	assert.Equal(t, activities.PythonEnvPlan{Resource: alt, Stale: []string{base}}, plan("python3", v2), "new requirements build beside too")
+
+	build(alt, "python3", v2)
+	assert.Equal(t, activities.PythonEnvPlan{Resource: alt, Stale: []string{base}}, plan("python3", v2), "built: kept, and the slot the job left is stale")
+}

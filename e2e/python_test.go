@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/witboost-community/cde-spark-provisioner/api"
+	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
 )
@@ -94,18 +95,27 @@ func TestPySparkJobWithEnvironmentIsReadyWhenProvisionCompletes(t *testing.T) {
 	assert.Equal(t, "0", status.Info.PrivateInfo["bytesUploaded"])
 	assert.Contains(t, logMessages(status), "requirements.txt is unchanged")
 
-	// Changed requirements rebuild the environment, and provision waits for it again.
+	// Changed requirements build a new environment beside the one in use, the job switches to it,
+	// and provision waits for it again.
 	putS3(t, reqKey, "pandas==2.2.3\npyarrow==18.1.0\n")
 	status = provision(t, srv.URL, text)
 	require.Equal(t, api.StatusCompleted, status.Status, "%+v", status)
+	alt := descriptor.PyEnvAltResourceName(job)
 	logs := logMessages(status)
 	assert.Contains(t, logs, "Uploaded s3://artifacts/"+reqKey)
-	assert.Contains(t, logs, "The Python environment "+pyEnv+" is ready")
-	stored, ok := st.sim.FileBytes(vcID(t), pyEnv, "requirements.txt")
+	assert.Contains(t, logs, "The Python environment "+alt+" is ready")
+	stored, ok := st.sim.FileBytes(vcID(t), alt, "requirements.txt")
 	require.True(t, ok)
 	assert.Contains(t, string(stored), "pyarrow")
+	stored, err = st.sim.Job(vcID(t), job)
+	require.NoError(t, err)
+	got = nil
+	require.NoError(t, json.Unmarshal(stored, &got))
+	assert.Equal(t, alt, got["spark"].(map[string]any)["pythonEnvResourceName"])
 
-	// A build that fails fails the provision with CDE's reason.
+	// A build that fails fails the provision with CDE's reason, and the deployed job keeps its
+	// ready environment. (The next build goes to the first slot again: made here to fail.)
+	require.NoError(t, st.sim.AddResource(vcID(t), pyEnv, "python-env", "python3"))
 	require.NoError(t, st.sim.FailPythonEnvBuild(vcID(t), pyEnv, "No matching distribution found for pandas==99"))
 	putS3(t, reqKey, "pandas==99\n")
 	a := call(t, http.MethodPost, srv.URL+"/v1/provision", request(text))
@@ -113,6 +123,14 @@ func TestPySparkJobWithEnvironmentIsReadyWhenProvisionCompletes(t *testing.T) {
 	var body api.SystemError
 	a.decode(t, &body)
 	assert.Contains(t, body.Error, "failed to build: No matching distribution found for pandas==99")
+	stored, err = st.sim.Job(vcID(t), job)
+	require.NoError(t, err)
+	got = nil
+	require.NoError(t, json.Unmarshal(stored, &got))
+	assert.Equal(t, alt, got["spark"].(map[string]any)["pythonEnvResourceName"], "the job still uses the environment that built")
+	inUse, err := st.sim.Resource(vcID(t), alt)
+	require.NoError(t, err)
+	assert.Equal(t, "ready", inUse.Status)
 }
 
 func TestRemovedDependencyDisappearsFromTheResource(t *testing.T) {
@@ -139,34 +157,44 @@ func TestRemovedDependencyDisappearsFromTheResource(t *testing.T) {
 	assert.Equal(t, []any{"delta-core_2.12-2.4.0.jar"}, got["spark"].(map[string]any)["jars"])
 }
 
-// TestAReadyLeftOverFromThePreviousBuildIsNotTaken: a CDE whose status lags behind the upload
-// still says ready (the previous build) after new requirements arrive. The provision waits for
-// the new build: it cannot complete before the simulator has shown the lag, the pending build and
-// the build itself.
+// TestAReadyLeftOverFromThePreviousBuildIsNotTaken: new requirements are built in the job's
+// other environment slot. When that slot holds an earlier build (its deletion failed once), a
+// CDE whose status lags behind the upload still says ready. The provision waits for the new
+// build: it cannot complete before the simulator has shown the lag, the pending build and the
+// build itself.
 func TestAReadyLeftOverFromThePreviousBuildIsNotTaken(t *testing.T) {
 	srv := newAPI(t, func(c *app.APIConfig) { c.DedupeWindow = 0 })
 	name := unique("lagging")
 	text, job, reqKey := pysparkEnv(t, name, "pandas==2.2.3\n")
-	pyEnv := descriptor.PyEnvResourceName(job)
+	base, alt := descriptor.PyEnvResourceName(job), descriptor.PyEnvAltResourceName(job)
 	require.Equal(t, api.StatusCompleted, provision(t, srv.URL, text).Status)
 
+	// New requirements build in the other slot; the first slot's deletion fails, so it stays
+	// with its earlier, ready build.
+	putS3(t, reqKey, "pandas==2.2.3\nnumpy==2.1.3\n")
+	st.sim.FailNext("DELETE /dex/api/v1/resources/"+base, 1, cdesim.Failure{Status: http.StatusBadRequest, Body: `{"message":"in use"}`})
+	status := provision(t, srv.URL, text)
+	require.Equal(t, api.StatusCompleted, status.Status, "%+v", status)
+	assert.Contains(t, logMessages(status), "Deleting the Python environment "+base+" the job no longer uses failed")
+	left, err := st.sim.Resource(vcID(t), base)
+	require.NoError(t, err)
+	require.Equal(t, "ready", left.Status)
+
 	// The build lasts long enough for the provision's polls (1 s, then 2 s, then 4 s apart) to see
-	// it; a ready left over for the first 2 s would otherwise be taken.
+	// it; the ready left over in the first slot for its first 2 s would otherwise be taken.
 	const lag, pending, build = 2 * time.Second, 500 * time.Millisecond, 3 * time.Second
 	st.sim.SetPythonEnvTiming(pending, build, lag)
 	t.Cleanup(func() { st.sim.SetPythonEnvTiming(100*time.Millisecond, 200*time.Millisecond, 0) })
 	putS3(t, reqKey, "pandas==2.2.3\npolars==1.17.1\n")
 	start := time.Now()
-	status := provision(t, srv.URL, text)
+	status = provision(t, srv.URL, text)
 	took := time.Since(start)
 	require.Equal(t, api.StatusCompleted, status.Status, "%+v", status)
 	logs := logMessages(status)
-	assert.Contains(t, logs, "CDE still reports the previous build of "+pyEnv+" (ready)")
-	assert.Contains(t, logs, "The Python environment "+pyEnv+" is ready")
+	assert.Contains(t, logs, "CDE still reports the previous build of "+base+" (ready)")
+	assert.Contains(t, logs, "The Python environment "+base+" is ready")
+	assert.Contains(t, logs, "Deleted the Python environment "+alt+": the job now uses "+base)
 	assert.GreaterOrEqual(t, took, lag+pending+build, "completed before the new build could have finished")
-	res, err := st.sim.Resource(vcID(t), pyEnv)
-	require.NoError(t, err)
-	assert.Equal(t, "ready", res.Status)
 }
 
 // TestANewPythonVersionBuildsBesideTheEnvironmentInUse: the deployed job keeps its ready

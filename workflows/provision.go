@@ -73,9 +73,15 @@ func provision(r *run) (Result, error) {
 		pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
 		if changed(ctx, changePythonEnvBeside) {
 			// A new Python version builds beside the environment the deployed job uses.
+			planIn := activities.PythonEnvInput{Target: t, JobName: s.JobName, PythonVersion: s.PythonVersion,
+				Manifest: sync.ManifestResource, LegacyManifest: sync.LegacyManifestResource}
+			for _, obj := range art.Objects {
+				if obj.Artifact.Role == descriptor.RoleRequirements {
+					planIn.Requirements = &obj
+				}
+			}
 			var plan activities.PythonEnvPlan
-			if err := workflow.ExecuteActivity(r.with(cdeOptions), a.PlanPythonEnv,
-				activities.PythonEnvInput{Target: t, JobName: s.JobName, PythonVersion: s.PythonVersion}).Get(ctx, &plan); err != nil {
+			if err := workflow.ExecuteActivity(r.with(cdeOptions), a.PlanPythonEnv, planIn).Get(ctx, &plan); err != nil {
 				return Result{}, r.failed("provision", "choosing the Python environment of job "+s.JobName+" failed", err)
 			}
 			pyEnvRes, stalePyEnvs = plan.Resource, plan.Stale

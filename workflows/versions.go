@@ -45,9 +45,9 @@ const (
 	// Every later rule that refuses more than before needs the same guard.
 	changeReservedConfRule = "reserved-conf-rule"
 	// changePythonEnvBeside (1): a PySpark job's environment is chosen by PlanPythonEnv between
-	// two slots, so a new Python version builds beside the environment the deployed job uses,
-	// which is deleted once the job has switched. Before it (DefaultVersion, histories v1 and
-	// v2) the one environment was deleted and rebuilt in place.
+	// two slots, so new requirements or a new Python version build beside the environment the
+	// deployed job uses, which is deleted once the job has switched. Before it (DefaultVersion,
+	// histories v1 and v2) the one environment was rebuilt in place.
 	changePythonEnvBeside = "python-env-beside"
 )
 

@@ -575,8 +575,10 @@ func TestANewPythonVersionBuildsBesideTheEnvironmentInUse(t *testing.T) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
-	env.OnActivity(a.PlanPythonEnv, mock.Anything, activities.PythonEnvInput{Target: target, JobName: job, PythonVersion: "python3"}).
-		Return(activities.PythonEnvPlan{Resource: alt, Stale: []string{old}}, nil)
+	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.MatchedBy(func(in activities.PythonEnvInput) bool {
+		return in.JobName == job && in.PythonVersion == "python3" && in.Requirements != nil &&
+			in.Requirements.Artifact.Role == descriptor.RoleRequirements && in.Manifest == descriptor.ManifestResourceName(job)
+	})).Return(activities.PythonEnvPlan{Resource: alt, Stale: []string{old}}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(si activities.SyncInput) bool {
 		return len(si.Resources) == 2 && si.Resources[1].Resource == alt
 	})).Return(activities.SyncResult{Files: []activities.FileSync{{Resource: alt, Path: "requirements.txt", Action: activities.ActionUploaded}}}, nil)
