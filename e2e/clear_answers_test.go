@@ -121,6 +121,11 @@ func TestClearAnswersIDBrokerWithoutIPsDeploysWithoutTheConf(t *testing.T) {
 			a.decode(t, &status)
 			assert.Equal(t, api.StatusCompleted, status.Status)
 			assert.NotContains(t, status.Info.PrivateInfo, "idBrokerHosts")
+			var warning bool
+			for _, l := range status.Logs {
+				warning = warning || l.Level == "WARNING" && strings.Contains(l.Message, "No idbroker host known") && strings.Contains(l.Message, "deployed without spark.cde.idBrokerHosts")
+			}
+			assert.True(t, warning, "the provision's logs say it: %s", logMessages(status))
 
 			vc, ok := st.sim.VC(service, "vc-dev")
 			require.True(t, ok)
