@@ -49,6 +49,15 @@ var (
 	}
 )
 
+// local is the local-activity form of activity options: the same timeouts and retries.
+func local(o workflow.ActivityOptions) workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: o.ScheduleToCloseTimeout,
+		StartToCloseTimeout:    o.StartToCloseTimeout,
+		RetryPolicy:            o.RetryPolicy,
+	}
+}
+
 // LongestRun is the longest a run of op can legitimately take: the budgets of its steps that run
 // one after the other (each activity's ScheduleToClose, the wait for a Python environment), the
 // steps that run beside them left out. A bound on runs (the API's RUN_TIMEOUT) must be longer,
@@ -246,10 +255,19 @@ func (r *run) resolveInput() activities.ResolveInput {
 	}
 }
 
-// checks runs the CDP and S3 checks side by side and returns every problem they find.
+// checks runs the CDP and S3 checks side by side and returns every problem they find. They are
+// short reads, so they run as local activities: in the worker that runs the workflow task, with
+// no activity task of their own to schedule and poll (runs from before changeLocalChecks ran
+// them as activities).
 func (r *run) checks() (activities.Resolution, activities.ArtifactsCheck, error) {
-	resolveF := workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput())
-	artifactsF := workflow.ExecuteActivity(r.with(s3Options), a.CheckArtifacts, r.in.Descriptor.Artifacts())
+	var resolveF, artifactsF workflow.Future
+	if changed(r.ctx, changeLocalChecks) {
+		resolveF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(cdpOptions)), a.ResolveTarget, r.resolveInput())
+		artifactsF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(s3Options)), a.CheckArtifacts, r.in.Descriptor.Artifacts())
+	} else {
+		resolveF = workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput())
+		artifactsF = workflow.ExecuteActivity(r.with(s3Options), a.CheckArtifacts, r.in.Descriptor.Artifacts())
+	}
 	var res activities.Resolution
 	var art activities.ArtifactsCheck
 	if err := resolveF.Get(r.ctx, &res); err != nil {

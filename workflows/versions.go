@@ -49,6 +49,10 @@ const (
 	// deployed job uses, which is deleted once the job has switched. Before it (DefaultVersion,
 	// histories v1 and v2) the one environment was rebuilt in place.
 	changePythonEnvBeside = "python-env-beside"
+	// changeLocalChecks (1): the checks of validate and provision (ResolveTarget,
+	// CheckArtifacts) run as local activities, saving an activity task and a workflow task each.
+	// Before it (DefaultVersion, histories v1 and v2) they were activities.
+	changeLocalChecks = "local-checks"
 )
 
 // versions are the branches one run takes, decided once at its start.
