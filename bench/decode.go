@@ -260,4 +260,6 @@ func worstDecode(rs []decodeResult) (worstTime time.Duration, timeOf string, wor
 }
 
 // formatMillis renders a short duration in milliseconds.
-func formatMillis(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+func formatMillis(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+}

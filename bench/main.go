@@ -8,7 +8,11 @@
 //     the COMPLETED answer (median of -runs fresh jobs), next to the same calls made one after
 //     the other by a plain sequential client in this process, and their ratio;
 //  2. the worker's peak resident memory (VmHWM) while it provisions a job with a 1 GiB jar;
-//  3. the bytes the simulator receives in uploads when an unchanged job is provisioned again.
+//  3. the bytes the simulator receives in uploads when an unchanged job is provisioned again;
+//  4. a provision whose every Cloudera route answers 503 twice first, against a fault-free one;
+//  5. the p50 and p99 of -burst provisions of distinct components POSTed at once;
+//  6. the p50 of /v1/validate against the Temporal floor (a one-local-activity workflow);
+//  7. the worst wall time and allocation of descriptor.Check on generated 2 MiB descriptors.
 //
 // It prints a table and writes BENCHMARKS.md (keeping that file's Notes section). Every child
 // process is stopped on exit, on failure and on Ctrl-C, and the temporary directory is removed.
@@ -29,18 +33,22 @@ import (
 
 // config is the command line.
 type config struct {
-	runs       int
-	deps       int
-	depSize    int64
-	jarSize    int64
-	bigJarSize int64
-	latency    time.Duration
-	out        string
-	timeout    time.Duration
-	keep       bool
-	via        string
-	workerEnv  envList  // extra worker variables, for experiments (recorded in the command)
-	args       []string // as given, for the report
+	runs        int
+	deps        int
+	depSize     int64
+	jarSize     int64
+	bigJarSize  int64
+	latency     time.Duration
+	out         string
+	timeout     time.Duration
+	keep        bool
+	via         string
+	workerEnv   envList // extra worker variables, for experiments (recorded in the command)
+	figures     figureSet
+	faultRuns   int      // figure 4: pairs of fault-free and faulted provisions
+	burst       int      // figure 5: provisions at once
+	validations int      // figure 6: sequential validations (and floor workflows)
+	args        []string // as given, for the report
 }
 
 // envList is a repeatable NAME=VALUE flag.
@@ -69,6 +77,10 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Minute, "bound of the whole run")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (logs, binaries) and print its path")
 	fs.Var(&c.workerEnv, "worker-env", "extra NAME=VALUE for the worker's environment, repeatable (e.g. UPLOAD_CONCURRENCY=16); the default measures the defaults")
+	figures := fs.String("figures", allFigures().String(), "figures to measure, e.g. 1,2,3 or 4,5,6,7 (figure 7 alone needs no stack)")
+	fs.IntVar(&c.faultRuns, "fault-runs", 3, "figure 4: pairs of a fault-free and a faulted provision (median of each)")
+	fs.IntVar(&c.burst, "burst", 200, "figure 5: provisions of distinct components POSTed at once")
+	fs.IntVar(&c.validations, "validations", 30, "figure 6: sequential /v1/validate requests, and as many floor workflows")
 	fs.StringVar(&c.via, "via", "", "how the harness was invoked, for the report (the Makefile passes 'make bench')")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -77,6 +89,12 @@ func parseFlags(args []string) (config, error) {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
+	if c.figures, err = parseFigures(*figures); err != nil {
+		return c, err
+	}
+	if c.faultRuns < 1 || c.burst < 1 || c.validations < 1 {
+		return c, errors.New("-fault-runs, -burst and -validations must be positive")
+	}
 	if c.depSize, err = parseSize(*depSize); err != nil {
 		return c, err
 	}
@@ -174,21 +192,56 @@ func run(parent context.Context, cfg config) (err error) {
 		return err
 	}
 	res := results{cfg: cfg, started: started.UTC(), loadStart: loadAverage(), machine: mach}
-	st, err = startStack(ctx, cancel, moduleDir, dir, cfg.workerEnv, procs, progress)
-	if err != nil {
+	figs := cfg.figures
+	// measure runs figure n when it was asked for, and records the load average after it.
+	measure := func(n int, what string, f func() error) error {
+		if !figs.has(n) {
+			return nil
+		}
+		if err := f(); err != nil {
+			return fmt.Errorf("figure %d (%s): %w", n, what, err)
+		}
+		res.load[n] = loadAverage()
+		return nil
+	}
+	if figs.has(1) || figs.has(2) || figs.has(3) || figs.has(4) || figs.has(5) || figs.has(6) {
+		st, err = startStack(ctx, cancel, moduleDir, dir, cfg.workerEnv, procs, progress)
+		if err != nil {
+			return err
+		}
+		if m, err := readProcMemory(st.worker.pid()); err == nil {
+			res.readyRSS = m.RSS
+		}
+	}
+	if err := measure(1, "provision wall time", func() error { return measureWallTime(ctx, st, cfg, &res, progress) }); err != nil {
 		return err
 	}
-	if m, err := readProcMemory(st.worker.pid()); err == nil {
-		res.readyRSS = m.RSS
+	if err := measure(3, "unchanged redeploy", func() error { return measureRedeploy(ctx, st, cfg, &res, progress) }); err != nil {
+		return err
 	}
-	if err := measureWallTime(ctx, st, cfg, &res, progress); err != nil {
-		return fmt.Errorf("figure 1 (provision wall time): %w", err)
+	if err := measure(2, "worker peak memory", func() error { return measurePeakMemory(ctx, st, cfg, &res, progress) }); err != nil {
+		return err
 	}
-	if err := measureRedeploy(ctx, st, cfg, &res, progress); err != nil {
-		return fmt.Errorf("figure 3 (unchanged redeploy): %w", err)
+	if err := measure(4, "faults", func() error { return measureFaults(ctx, st, cfg, &res, progress) }); err != nil {
+		return err
 	}
-	if err := measurePeakMemory(ctx, st, cfg, &res, progress); err != nil {
-		return fmt.Errorf("figure 2 (worker peak memory): %w", err)
+	if err := measure(5, "burst", func() error { return measureBurst(ctx, st, cfg, &res, progress) }); err != nil {
+		return err
+	}
+	if err := measure(6, "validate latency", func() error { return measureValidate(ctx, st, cfg, &res, progress) }); err != nil {
+		return err
+	}
+	// Last: in this process, and a decoder that does not answer is left running (see decodeAbandon).
+	if err := measure(7, "decode", func() error {
+		progress("figure 7: generating the %s descriptors", formatBytes(decodeSize))
+		hds, err := hostileDescriptors(decodeSize, fanoutKeys, nestDepth)
+		if err != nil {
+			return err
+		}
+		res.decodes, err = measureDecode(ctx, hds, progress)
+		return err
+	}); err != nil {
+		return err
 	}
 	res.total, res.loadEnd = time.Since(started), loadAverage()
 

@@ -48,11 +48,40 @@ type results struct {
 	rssSamples       int
 	bigJarPutElapsed time.Duration
 
+	// load is the load average after each figure (index: figure number).
+	load [figureCount + 1]string
+
 	// Figure 3.
 	firstDeployBytes int64
 	redeployBytes    int64
 	redeployTime     time.Duration
 	redeployCalls    callCount
+
+	// Figure 4.
+	faultFree, faulted             []time.Duration
+	faultFreeMedian, faultedMedian time.Duration
+	faultRoutes                    int      // routes given two 503s (last run)
+	faultCovered                   int      // of them, called with their first two answers 503 (last run)
+	faultInjected                  int      // 503s the simulator answered (last run)
+	faultCalls                     int      // Cloudera calls of the faulted provision (last run)
+	faultUncovered                 []string // paths called with faults but not without (no rule)
+	faultUnused                    []string // routes with a rule the faulted provision did not call
+
+	// Figure 5.
+	burst              []time.Duration // of the provisions that completed
+	burstP50, burstP99 time.Duration
+	burstWall          time.Duration // first POST to last answer
+	burstFailed        int
+	burstPolled        int
+	burstErr           string
+
+	// Figure 6.
+	validations, floor    []time.Duration
+	validateP50, floorP50 time.Duration
+	validateRatio         float64
+
+	// Figure 7.
+	decodes []decodeResult
 }
 
 // callCount is the simulator's requests of one run, by host.
@@ -274,8 +303,15 @@ func measureWallTime(ctx context.Context, st *stack, cfg config, res *results, p
 // measureRedeploy is figure 3: provision a new job, then the identical request again (the API
 // runs with REQUEST_DEDUPE_WINDOW=0, so the second one is a real run), and count the file bytes
 // the simulator received during the second.
-func measureRedeploy(ctx context.Context, st *stack, _ config, res *results, progress func(string, ...any)) error {
-	// The figure-1 objects, already in S3: a job of the same size.
+func measureRedeploy(ctx context.Context, st *stack, cfg config, res *results, progress func(string, ...any)) error {
+	// The figure-1 objects, already in S3 (stored now when figure 1 was skipped): a job of the same size.
+	if res.fig1Set.Sizes == nil {
+		set, err := putArtifacts(ctx, st.s3, "bench/wall", cfg.jarSize, cfg.deps, cfg.depSize)
+		if err != nil {
+			return err
+		}
+		res.fig1Set, res.fig1Bytes = set, set.total()
+	}
 	yaml, err := res.fig1Set.job("redeploy").descriptorYAML(cdesim.DemoService, cdesim.DemoVC)
 	if err != nil {
 		return err
