@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,9 +23,12 @@ func newActivities(t *testing.T) (*activities.Activities, *cdesim.Sim) {
 	t.Helper()
 	sim := cdesim.StartForTest(t, cdesim.DemoSeed(), cdesim.Options{})
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}}
-	cdp, err := cde.NewCDPClient(cde.CDPConfig{Endpoint: sim.ControlPlaneURL(), AccessKeyID: cdesim.DemoAccessKeyID, PrivateKey: cdesim.DemoPrivateKey, HTTPClient: hc})
+	// The clients' per-request retries wait milliseconds here (an outage is a FailNext of every
+	// request, n = -1: a single failure is absorbed by those retries).
+	fast := cde.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
+	cdp, err := cde.NewCDPClient(cde.CDPConfig{Endpoint: sim.ControlPlaneURL(), AccessKeyID: cdesim.DemoAccessKeyID, PrivateKey: cdesim.DemoPrivateKey, HTTPClient: hc, Retry: fast})
 	require.NoError(t, err)
-	tokens, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: cdesim.DemoUser, Password: cdesim.DemoPassword, HTTPClient: hc})
+	tokens, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: cdesim.DemoUser, Password: cdesim.DemoPassword, HTTPClient: hc, Retry: fast})
 	require.NoError(t, err)
 	return &activities.Activities{CDP: cdp, Tokens: tokens, HTTP: hc, IDBrokerLookup: true}, sim
 }
@@ -72,7 +76,7 @@ func TestResolveTarget(t *testing.T) {
 func TestResolveTargetRetriesCDPOutagesAndNeverCallsThemNotFound(t *testing.T) {
 	acts, sim := newActivities(t)
 	env := activityEnv(t, acts)
-	sim.FailNext("POST /api/v1/de/listServices", 1, cdesim.Failure{Status: http.StatusServiceUnavailable})
+	sim.FailNext("POST /api/v1/de/listServices", -1, cdesim.Failure{Status: http.StatusServiceUnavailable})
 	_, err := env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)

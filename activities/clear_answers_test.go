@@ -193,7 +193,7 @@ func TestResolveTargetRefusesAnAmbiguousServiceName(t *testing.T) {
 	assert.Empty(t, res.Target.ServiceID, "no service was picked")
 
 	// A describeService failing leaves the CRN out, not the problem.
-	sim.FailNext("POST /api/v1/de/describeService", 2, cdesim.Failure{Status: http.StatusInternalServerError})
+	sim.FailNext("POST /api/v1/de/describeService", -1, cdesim.Failure{Status: http.StatusInternalServerError})
 	val, err = env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-twin", Cluster: "vc-dev", ServiceField: "svc"})
 	require.NoError(t, err)
 	res = activities.Resolution{}
@@ -231,7 +231,7 @@ func TestIDBrokerHostsOfADatalakeWithoutIdbrokerIPs(t *testing.T) {
 	assert.True(t, appErr.NonRetryable())
 
 	// A CDP outage is retried, never taken for "no idbroker".
-	sim.FailNext("POST /api/v1/datalake/describeDatalake", 1, cdesim.Failure{Status: http.StatusServiceUnavailable})
+	sim.FailNext("POST /api/v1/datalake/describeDatalake", -1, cdesim.Failure{Status: http.StatusServiceUnavailable})
 	_, err = env.ExecuteActivity(acts.IDBrokerHosts, activities.Target{ServiceName: "cde-x", EnvironmentCRN: "crn:env-no-ips"})
 	require.True(t, errors.As(err, &appErr), "%v", err)
 	assert.Equal(t, activities.ErrTypeTransient, appErr.Type())

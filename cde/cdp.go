@@ -24,6 +24,11 @@ type CDPConfig struct {
 	HTTPClient  *http.Client // nil: a client on http.DefaultTransport (system roots + SSL_CERT_FILE)
 	UserAgent   string       // optional
 
+	// Retry repeats a request that failed transiently; the zero value is
+	// the default policy, NoRetry turns it off. Only the read operations
+	// are repeated (see cdpReadOperations).
+	Retry RetryPolicy
+
 	// Now is the clock used for x-altus-date and Retry-After dates; nil
 	// means time.Now. Tests inject a fixed one.
 	Now func() time.Time
@@ -65,6 +70,16 @@ type CDPClient struct {
 	hc        *http.Client
 	userAgent string
 	now       func() time.Time
+	retry     RetryPolicy
+}
+
+// cdpReadOperations are the control-plane operations that only read: CDP's
+// API is POST for everything, describe and list included, so the method
+// cannot tell. These, and only these, are sent again after a transient
+// failure; an operation added later is sent once until it is listed here.
+var cdpReadOperations = map[string]bool{
+	"de/listServices": true, "de/describeService": true, "de/listVcs": true, "de/describeVc": true,
+	"datalake/listDatalakes": true, "datalake/describeDatalake": true,
 }
 
 // NewCDPClient validates cfg and parses the private key. The error never
@@ -88,6 +103,7 @@ func NewCDPClient(cfg CDPConfig) (*CDPClient, error) {
 		hc:        defaultHTTPClient(cfg.HTTPClient),
 		userAgent: cfg.UserAgent,
 		now:       cfg.Now,
+		retry:     cfg.Retry,
 	}
 	if c.userAgent == "" {
 		c.userAgent = "cde-spark-provisioner"
@@ -109,13 +125,22 @@ func (c *CDPClient) GoString() string { return c.String() }
 func (c *CDPClient) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
 
 // call POSTs in as JSON to /api/v1/{service}/{op} and decodes a 200 answer
-// into out. Every other status becomes an *APIError.
+// into out. Every other status becomes an *APIError. A read operation
+// (cdpReadOperations) is sent again, signed anew, after a transient failure
+// (c.retry).
 func (c *CDPClient) call(ctx context.Context, service, op string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("cde: %s: encode request: %w", op, err)
 	}
 	path := "/api/v1/" + service + "/" + op
+	return c.retry.run(ctx, cdpReadOperations[service+"/"+op], func() error {
+		return c.send(ctx, op, path, body, out)
+	}, nil)
+}
+
+// send is one attempt of call.
+func (c *CDPClient) send(ctx context.Context, op, path string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("cde: %s: %w", op, err)

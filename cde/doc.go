@@ -15,6 +15,25 @@
 //     resources get/create/delete, streamed file upload and file delete. A
 //     401 refreshes the token and retries once.
 //
+// Retries: each client repeats, inside one call, a request that failed
+// transiently (408, 429, 5xx, connection resets and refusals, timeouts,
+// answers cut short) per its RetryPolicy: by default 4 attempts, jittered
+// exponential backoff from 150 ms (capped at 2 s), a Retry-After (seconds
+// or HTTP date) waited for up to 5 s; a longer one returns the error at
+// once, carrying the delay, for the caller's own retry. Only what is safe
+// to send twice is repeated, decided per call: the control plane's six
+// operations are POSTs that only read (listServices, describeService,
+// listVcs, describeVc, listDatalakes, describeDatalake; an operation is
+// repeated only when listed in cdpReadOperations); the Knox token is a
+// GET; on the jobs API GET, PUT, PATCH (always a whole job document) and
+// DELETE (a 404 on delete is success to every caller) are repeated, POST
+// only for the creation of a job or of a resource, whose callers take a 409
+// as "an earlier attempt created it" (UpdateJob's own re-creation
+// included); a request body is sent again only when it can be produced
+// again (JSON, a seekable upload, or UploadFileFrom's open, called anew for
+// each attempt). Any other POST, and an upload of a plain reader, is sent
+// once and its failure left to the caller.
+//
 // Errors: a non-2xx answer is an *APIError (operation, method, path,
 // status, Cloudera code, message, request id, Retry-After) that matches
 // ErrNotFound, ErrConflict, ErrUnauthorized or ErrForbidden with
@@ -30,7 +49,10 @@
 // Linux crypto/x509 also loads SSL_CERT_FILE / SSL_CERT_DIR, which is how
 // the local simulator's CA is trusted. Plain http base URLs are refused,
 // since every request carries a credential. Timeouts come from the caller's
-// context or http.Client; this package sets none.
+// context and http.Client: the client's Timeout bounds each attempt of each
+// request, except the jobs client's file uploads, which use the same
+// transport without it (their duration depends on their size; the caller's
+// context and the transport's ResponseHeaderTimeout bound them).
 //
 // Points the wire reference leaves UNCONFIRMED, and what this client does:
 //

@@ -40,7 +40,9 @@ var simEpoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 // simEnv is a simulator and the three real clients wired to it the way the
 // provisioner wires them: CDP client → service and VC lookup → Knox token
-// source for the service host → jobs client for the VC's vcApiUrl.
+// source for the service host → jobs client for the VC's vcApiUrl. They send
+// every request once (NoRetry), so that one injected fault is one error; the
+// retries are tested in retry_test.go.
 type simEnv struct {
 	sim   *cdesim.Sim
 	clock *cdesim.ManualClock
@@ -90,7 +92,7 @@ func (e *simEnv) newCDP(t *testing.T, accessKeyID, privateKey string) *cde.CDPCl
 	t.Helper()
 	c, err := cde.NewCDPClient(cde.CDPConfig{
 		Endpoint: e.sim.ControlPlaneURL(), AccessKeyID: accessKeyID, PrivateKey: privateKey,
-		HTTPClient: e.hc, Now: e.clock.Now,
+		HTTPClient: e.hc, Now: e.clock.Now, Retry: cde.NoRetry,
 	})
 	if err != nil {
 		t.Fatalf("NewCDPClient: %v", err)
@@ -100,7 +102,7 @@ func (e *simEnv) newCDP(t *testing.T, accessKeyID, privateKey string) *cde.CDPCl
 
 func (e *simEnv) newKnox(t *testing.T, user, password string, now func() time.Time) *cde.KnoxTokenSource {
 	t.Helper()
-	k, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: user, Password: password, HTTPClient: e.hc, Now: now})
+	k, err := cde.NewKnoxTokenSource(cde.KnoxConfig{User: user, Password: password, HTTPClient: e.hc, Now: now, Retry: cde.NoRetry})
 	if err != nil {
 		t.Fatalf("NewKnoxTokenSource: %v", err)
 	}
@@ -109,7 +111,7 @@ func (e *simEnv) newKnox(t *testing.T, user, password string, now func() time.Ti
 
 func (e *simEnv) newJobs(t *testing.T, knox *cde.KnoxTokenSource) *cde.JobsClient {
 	t.Helper()
-	j, err := cde.NewJobsClient(e.vc.VcAPIURL, knox.ForHost(e.svc.ClusterFqdn), e.hc)
+	j, err := cde.NewJobsClient(e.vc.VcAPIURL, knox.ForHost(e.svc.ClusterFqdn), e.hc, cde.WithRetryPolicy(cde.NoRetry))
 	if err != nil {
 		t.Fatalf("NewJobsClient: %v", err)
 	}
@@ -1169,7 +1171,7 @@ func TestIntegrationFaultsAreClassified(t *testing.T) {
 			},
 			call: func(ctx context.Context, e *simEnv) error {
 				hc := &http.Client{Transport: e.hc.Transport, Timeout: 300 * time.Millisecond}
-				jobs, err := cde.NewJobsClient(e.vc.VcAPIURL, e.knox.ForHost(e.svc.ClusterFqdn), hc)
+				jobs, err := cde.NewJobsClient(e.vc.VcAPIURL, e.knox.ForHost(e.svc.ClusterFqdn), hc, cde.WithRetryPolicy(cde.NoRetry))
 				if err != nil {
 					return err
 				}

@@ -22,19 +22,40 @@ const maxListPages = 10000
 
 // JobsClient calls the jobs API of one CDE virtual cluster with bearer
 // tokens from a TokenSource. A 401 invalidates the token and the request is
-// sent once more with a fresh one. It is safe for concurrent use.
+// sent once more with a fresh one. A request that failed transiently is
+// sent again according to its RetryPolicy when that is safe: GET, PUT,
+// PATCH (always a whole job) and DELETE (a 404 on delete is the caller's
+// success), the creations of a job and of a resource (POST; their callers
+// take a 409 as "an earlier attempt created it"), and a body only when it
+// can be produced again (JSON, a seekable upload, UploadFileFrom's open).
+// It is safe for concurrent use.
 type JobsClient struct {
 	base   string // vcApiUrl without trailing slash
 	tokens TokenSource
-	hc     *http.Client
-	now    func() time.Time
+	hc     *http.Client // every request but file transfers: its Timeout bounds each one
+	// transfer is hc without its Timeout, for uploads, whose duration
+	// depends on their size: the caller's context bounds them, and the
+	// transport's ResponseHeaderTimeout the wait for the answer.
+	transfer *http.Client
+	now      func() time.Time
+	retry    RetryPolicy
 }
+
+// JobsOption configures a JobsClient.
+type JobsOption func(*JobsClient)
+
+// WithRetryPolicy sets how requests that failed transiently are repeated
+// (the default policy otherwise; NoRetry turns it off).
+func WithRetryPolicy(p RetryPolicy) JobsOption { return func(c *JobsClient) { c.retry = p } }
 
 // NewJobsClient returns a client of the jobs API at vcAPIURL (the
 // VcDescription's VcAPIURL, e.g. https://xyz.cde-….cloudera.site/dex/api/v1).
 // httpClient nil means a client on http.DefaultTransport (system roots and
-// SSL_CERT_FILE); its timeout, if any, applies to every call.
-func NewJobsClient(vcAPIURL string, tokens TokenSource, httpClient *http.Client) (*JobsClient, error) {
+// SSL_CERT_FILE). Its Timeout, if any, bounds each request (each attempt)
+// except file uploads, which are sent on the same transport without it:
+// they are bounded by the caller's context and by the transport's
+// ResponseHeaderTimeout.
+func NewJobsClient(vcAPIURL string, tokens TokenSource, httpClient *http.Client, opts ...JobsOption) (*JobsClient, error) {
 	u, err := parseHTTPSBase("jobs API URL", vcAPIURL)
 	if err != nil {
 		return nil, err
@@ -42,7 +63,18 @@ func NewJobsClient(vcAPIURL string, tokens TokenSource, httpClient *http.Client)
 	if tokens == nil {
 		return nil, errors.New("cde: jobs client needs a token source")
 	}
-	return &JobsClient{base: u.String(), tokens: tokens, hc: defaultHTTPClient(httpClient), now: time.Now}, nil
+	hc := defaultHTTPClient(httpClient)
+	transfer := hc
+	if hc.Timeout > 0 {
+		untimed := *hc
+		untimed.Timeout = 0
+		transfer = &untimed
+	}
+	c := &JobsClient{base: u.String(), tokens: tokens, hc: hc, transfer: transfer, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // String names the client by its jobs API URL.
@@ -63,17 +95,33 @@ type vcCall struct {
 	jsonBody    any // sent as JSON when not nil
 	contentType string
 	// newBody, when set, builds the streamed body of an attempt; rewind
-	// prepares a second attempt and fails when the stream cannot be
-	// replayed (then the 401 is returned).
+	// prepares the next attempt and fails when the stream cannot be
+	// replayed. A nil rewind means the body can be sent only once: neither
+	// a 401 nor a transient failure is then retried.
 	newBody       func() io.Reader
 	rewind        func() error
 	contentLength int64 // of newBody's reader; -1 = unknown (chunked)
 	// raw, when set, receives the 2xx body as it is instead of JSON decoding (downloads).
 	raw *[]byte
+	// createSafe marks a POST that may be sent again: it creates a named
+	// object, and its callers take a 409 (an earlier attempt created it)
+	// as the object being there. Any other POST is sent once.
+	createSafe bool
+	// transfer marks a file upload: no per-request timeout (see JobsClient).
+	transfer bool
+}
+
+// retryable says whether call may be sent again after a transient failure.
+func (call vcCall) retryable() bool {
+	if call.newBody != nil && call.rewind == nil {
+		return false
+	}
+	return idempotentMethod(call.method) || (call.method == http.MethodPost && call.createSafe)
 }
 
 // do sends call and decodes a 2xx answer into out (an empty body leaves
-// out untouched). On a 401 it invalidates the token and retries once.
+// out untouched). On a 401 it invalidates the token and retries once; a
+// transient failure is retried according to c.retry when call.retryable.
 func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 	var payload []byte
 	if call.jsonBody != nil {
@@ -82,76 +130,100 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 			return fmt.Errorf("cde: %s: encode request: %w", call.op, err)
 		}
 	}
-	var sent []string // tokens of this call's attempts, kept out of error text
-	for attempt := 1; ; attempt++ {
-		token, err := c.tokens.Token(ctx)
-		if err != nil {
-			return err // already says knoxToken and carries its status
-		}
-		sent = append(sent, token)
-		var body io.Reader
-		contentLength := int64(-1)
-		switch {
-		case call.newBody != nil:
-			body, contentLength = call.newBody(), call.contentLength
-		case payload != nil:
-			body, contentLength = bytes.NewReader(payload), int64(len(payload))
-		}
-		target := c.base + call.path
-		if len(call.query) > 0 {
-			target += "?" + call.query.Encode()
-		}
-		req, err := http.NewRequestWithContext(ctx, call.method, target, body)
-		if err != nil {
-			return fmt.Errorf("cde: %s: %w", call.op, err)
-		}
-		if body != nil {
-			req.ContentLength = contentLength
-			if contentLength == 0 {
-				req.Body = http.NoBody
-			}
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		if call.raw != nil {
-			req.Header.Set("Accept", "application/octet-stream")
-		} else {
-			req.Header.Set("Accept", "application/json")
-		}
-		switch {
-		case call.contentType != "":
-			req.Header.Set("Content-Type", call.contentType)
-		case payload != nil:
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			stopReading(body)
-			return fmt.Errorf("cde: %s: %w", call.op, err)
-		}
-		respBody, err := readBody(resp)
-		drain(resp.Body)
-		stopReading(body)
-		if err != nil {
-			return fmt.Errorf("cde: %s: read response: %w", call.op, err)
-		}
-		if resp.StatusCode == http.StatusUnauthorized {
-			c.tokens.Invalidate(token)
-			if attempt == 1 && (call.rewind == nil || call.rewind() == nil) {
-				continue
-			}
-		}
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return newAPIError(call.op, call.method, req.URL.EscapedPath(), resp, respBody, c.now(), sent...)
-		}
-		if call.raw != nil {
-			*call.raw = respBody
-			return nil
-		}
-		if err := decodeJSON(respBody, out); err != nil {
-			return fmt.Errorf("cde: %s: %w", call.op, err)
-		}
-		return nil
+	var (
+		sent      []string // tokens of this call's attempts, kept out of error text
+		refreshed bool     // a 401 was answered with a new token already
+	)
+	var prepare func() error
+	if call.newBody != nil {
+		prepare = call.rewind
 	}
+	return c.retry.run(ctx, call.retryable(), func() error {
+		for {
+			unauthorized, err := c.send(ctx, call, payload, &sent, out)
+			if !unauthorized || refreshed {
+				return err
+			}
+			refreshed = true
+			if call.newBody != nil && (call.rewind == nil || call.rewind() != nil) {
+				return err
+			}
+		}
+	}, prepare)
+}
+
+// send is one request of do. unauthorized says the answer was a 401 (the
+// token is invalidated then; err is the *APIError).
+func (c *JobsClient) send(ctx context.Context, call vcCall, payload []byte, sent *[]string, out any) (unauthorized bool, err error) {
+	token, err := c.tokens.Token(ctx)
+	if err != nil {
+		return false, err // already says knoxToken and carries its status
+	}
+	*sent = append(*sent, token)
+	var body io.Reader
+	contentLength := int64(-1)
+	switch {
+	case call.newBody != nil:
+		body, contentLength = call.newBody(), call.contentLength
+	case payload != nil:
+		body, contentLength = bytes.NewReader(payload), int64(len(payload))
+	}
+	target := c.base + call.path
+	if len(call.query) > 0 {
+		target += "?" + call.query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, call.method, target, body)
+	if err != nil {
+		return false, fmt.Errorf("cde: %s: %w", call.op, err)
+	}
+	if body != nil {
+		req.ContentLength = contentLength
+		if contentLength == 0 {
+			req.Body = http.NoBody
+		}
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if call.raw != nil {
+		req.Header.Set("Accept", "application/octet-stream")
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
+	switch {
+	case call.contentType != "":
+		req.Header.Set("Content-Type", call.contentType)
+	case payload != nil:
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.hc
+	if call.transfer {
+		hc = c.transfer
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		stopReading(body)
+		return false, fmt.Errorf("cde: %s: %w", call.op, err)
+	}
+	respBody, err := readBody(resp)
+	drain(resp.Body)
+	stopReading(body)
+	if err != nil {
+		return false, fmt.Errorf("cde: %s: read response: %w", call.op, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		c.tokens.Invalidate(token)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode == http.StatusUnauthorized,
+			newAPIError(call.op, call.method, req.URL.EscapedPath(), resp, respBody, c.now(), (*sent)...)
+	}
+	if call.raw != nil {
+		*call.raw = respBody
+		return false, nil
+	}
+	if err := decodeJSON(respBody, out); err != nil {
+		return false, fmt.Errorf("cde: %s: %w", call.op, err)
+	}
+	return false, nil
 }
 
 // stopReading ends an attempt's use of a streamed body: the transport may
@@ -212,7 +284,7 @@ func (c *JobsClient) CreateJob(ctx context.Context, job Job) error {
 	if _, err := escapeName("job name", job.Name); err != nil {
 		return err
 	}
-	return c.do(ctx, vcCall{op: "createJob", method: http.MethodPost, path: "/jobs", jsonBody: job}, nil)
+	return c.do(ctx, vcCall{op: "createJob", method: http.MethodPost, path: "/jobs", jsonBody: job, createSafe: true}, nil)
 }
 
 // UpdateJob makes the stored job name equal job (PATCH /jobs/{job.Name}).
@@ -299,6 +371,13 @@ func (c *JobsClient) UpdateJob(ctx context.Context, job Job) error {
 	if createErr == nil {
 		return nil
 	}
+	if errors.Is(createErr, ErrConflict) {
+		// A POST sent again after a transient failure finds the job its first attempt created:
+		// done, if the job now there has none of the members the PATCH could not remove.
+		if again, err := c.jobDocument(ctx, op, p); err == nil && !keepsAny(again, kept) {
+			return nil
+		}
+	}
 	// The job must not stay absent: put the definition it had before this update back.
 	previous, decodeErr := asJob(current)
 	if decodeErr == nil {
@@ -308,6 +387,16 @@ func (c *JobsClient) UpdateJob(ctx context.Context, job Job) error {
 		return fmt.Errorf("cde: %s: the server kept %s after PATCH; the job was deleted to be recreated, the creation failed (%w) and restoring its previous definition failed too (%v): it is absent until created again", op, what, createErr, decodeErr)
 	}
 	return fmt.Errorf("cde: %s: the server kept %s after PATCH; the job was deleted to be recreated and the creation failed, so its previous definition was restored (its run history is lost): %w", op, what, createErr)
+}
+
+// keepsAny says whether doc still has one of the members at paths.
+func keepsAny(doc map[string]any, paths []string) bool {
+	for _, path := range paths {
+		if isSet(lookupMember(doc, path)) {
+			return true
+		}
+	}
+	return false
 }
 
 // asJob is a stored job document as the Job to create again: the members the Job type models

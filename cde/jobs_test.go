@@ -15,9 +15,11 @@ import (
 	"testing"
 )
 
+// newTestJobsClient sends every request once (NoRetry): these tests script each answer; the
+// retries have tests of their own (retry_test.go).
 func newTestJobsClient(t *testing.T, srv *httptest.Server, tokens TokenSource) *JobsClient {
 	t.Helper()
-	c, err := NewJobsClient(srv.URL+"/dex/api/v1/", tokens, srv.Client())
+	c, err := NewJobsClient(srv.URL+"/dex/api/v1/", tokens, srv.Client(), WithRetryPolicy(NoRetry))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,10 @@ type KnoxConfig struct {
 	RefreshMargin time.Duration
 	// Now is the cache's clock; nil means time.Now.
 	Now func() time.Time
+	// Retry repeats a token request (a GET) that failed transiently; the
+	// zero value is the default policy, NoRetry turns it off. 401 and 403
+	// are never repeated.
+	Retry RetryPolicy
 }
 
 // String shows the configuration with the password redacted.
@@ -95,6 +99,7 @@ type KnoxTokenSource struct {
 	hc     *http.Client
 	margin time.Duration
 	now    func() time.Time
+	retry  RetryPolicy
 
 	mu    sync.Mutex
 	hosts map[string]*knoxHost
@@ -124,6 +129,7 @@ func NewKnoxTokenSource(cfg KnoxConfig) (*KnoxTokenSource, error) {
 		hc:     defaultHTTPClient(cfg.HTTPClient),
 		margin: cfg.RefreshMargin,
 		now:    cfg.Now,
+		retry:  cfg.Retry,
 		hosts:  map[string]*knoxHost{},
 	}
 	if k.margin <= 0 {
@@ -269,7 +275,17 @@ func (h *knoxHost) store(tok string, expiresIn int64, fetchedAt time.Time, margi
 	}
 }
 
-func (k *KnoxTokenSource) fetch(ctx context.Context, host string) (string, int64, error) {
+// fetch asks Knox for a token, again after a transient failure (k.retry).
+func (k *KnoxTokenSource) fetch(ctx context.Context, host string) (tok string, expiresIn int64, err error) {
+	err = k.retry.run(ctx, true, func() error {
+		var err error
+		tok, expiresIn, err = k.fetchOnce(ctx, host)
+		return err
+	}, nil)
+	return tok, expiresIn, err
+}
+
+func (k *KnoxTokenSource) fetchOnce(ctx context.Context, host string) (string, int64, error) {
 	const op = "knoxToken"
 	u := url.URL{Scheme: "https", Host: host, Path: knoxTokenPath}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

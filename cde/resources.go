@@ -40,7 +40,7 @@ func (c *JobsClient) CreateResource(ctx context.Context, req CreateResourceReque
 	if req.Type == "" {
 		return errors.New("cde: createResource: the resource type is empty")
 	}
-	return c.do(ctx, vcCall{op: "createResource", method: http.MethodPost, path: "/resources", jsonBody: req}, nil)
+	return c.do(ctx, vcCall{op: "createResource", method: http.MethodPost, path: "/resources", jsonBody: req, createSafe: true}, nil)
 }
 
 // DeleteResource deletes the resource name and its files; a missing
@@ -86,10 +86,12 @@ func (c *JobsClient) DownloadSmallFile(ctx context.Context, resource, filePath s
 }
 
 // UploadFileFrom is UploadFile for content that can be opened again, such as an object in S3:
-// open is called for the first attempt, and once more if the token is refused (401), so the
-// upload is retried without a probe request beforehand (UploadFile must make one for a plain
-// reader, which cannot be sent twice). Every opened reader is closed before UploadFileFrom
-// returns.
+// open is called for the first attempt, and again for each later one: after a refused token
+// (401), and after a transient failure when the JobsClient's RetryPolicy allows another
+// attempt. So the upload is retried without a probe request beforehand (UploadFile must make
+// one for a plain reader, which cannot be sent twice). When open fails for a later attempt, its
+// error is returned as it is (after a 401: the 401). Every opened reader is closed before
+// UploadFileFrom returns.
 func (c *JobsClient) UploadFileFrom(ctx context.Context, resource, filePath string, open func() (io.ReadCloser, error), size int64) error {
 	const op = "uploadFile"
 	r, err := escapeName("resource name", resource)
@@ -115,6 +117,7 @@ func (c *JobsClient) UploadFileFrom(ctx context.Context, resource, filePath stri
 		path:          "/resources/" + r + "/" + p,
 		contentType:   contentType,
 		contentLength: -1,
+		transfer:      true,
 		newBody: func() io.Reader {
 			return &guardedReader{r: io.MultiReader(bytes.NewReader(head), current, bytes.NewReader(tail))}
 		},
@@ -144,9 +147,10 @@ func (c *JobsClient) UploadFileFrom(ctx context.Context, resource, filePath stri
 // request then has a Content-Length and a short read is an error) or -1
 // (chunked transfer).
 //
-// A refused token (401) is refreshed and the upload sent once more when
-// content is an io.Seeker (it is rewound to where it was). A plain reader
-// cannot be sent twice, so for one the token is first proven with a small
+// A refused token (401) is refreshed and the upload sent once more, and a
+// transient failure is retried (RetryPolicy), when content is an io.Seeker
+// (it is rewound to where it was). A plain reader cannot be sent twice: its
+// upload is never retried here, and its token is first proven with a small
 // GET of the resource (which also turns a missing resource into
 // ErrNotFound before any content is read).
 func (c *JobsClient) UploadFile(ctx context.Context, resource, filePath string, content io.Reader, size int64) error {
@@ -172,6 +176,7 @@ func (c *JobsClient) UploadFile(ctx context.Context, resource, filePath string, 
 		path:          "/resources/" + r + "/" + p,
 		contentType:   contentType,
 		contentLength: -1,
+		transfer:      true,
 		newBody: func() io.Reader {
 			return &guardedReader{r: io.MultiReader(bytes.NewReader(head), content, bytes.NewReader(tail))}
 		},
@@ -194,12 +199,13 @@ func (c *JobsClient) UploadFile(ctx context.Context, resource, filePath string, 
 			return err
 		}
 	}
-	call.rewind = func() error {
-		if seeker == nil {
-			return errors.New("content is not seekable")
+	if seeker != nil {
+		// Without a rewind the content is sent once: no retry after a 401
+		// or a transient failure (the caller's retry opens it anew).
+		call.rewind = func() error {
+			_, err := seeker.Seek(start, io.SeekStart)
+			return err
 		}
-		_, err := seeker.Seek(start, io.SeekStart)
-		return err
 	}
 	return c.do(ctx, call, nil)
 }

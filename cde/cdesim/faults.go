@@ -2,7 +2,9 @@ package cdesim
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"path"
 	"strconv"
@@ -22,6 +24,13 @@ type Failure struct {
 	ContentType string
 	// RetryAfter, when set, is sent as the Retry-After header (e.g. "2").
 	RetryAfter string
+	// Reset, when set, sends no answer at all: the connection is closed
+	// with a TCP reset (hijacked, SO_LINGER 0), as a crashing proxy or a
+	// load balancer dropping a backend does; the client sees "connection
+	// reset by peer" (or EOF). Status and the other fields are ignored,
+	// and the request log records status 0. Over HTTP/2 the whole
+	// connection is reset, failing the other requests in flight on it too.
+	Reset bool
 }
 
 // RequestRecord is one entry of the request log. It never holds secrets:
@@ -37,8 +46,8 @@ type RequestRecord struct {
 	Query    string
 	Status   int
 	Duration time.Duration // wall-clock, including injected latency
-	// Fault is "fail", "latency", "blocked" (joined by "+") when an
-	// injected fault applied.
+	// Fault is "fail", "reset", "latency", "blocked" (joined by "+") when
+	// an injected fault applied. A reset request has Status 0.
 	Fault string
 }
 
@@ -92,6 +101,33 @@ type failRule struct {
 	route route
 	left  int
 	f     Failure
+	// perRoute rules (FailEachNext) count left for each distinct
+	// "METHOD path" on their own, in used.
+	perRoute bool
+	used     map[string]int
+}
+
+// take says whether the rule fails a request of method and path, and
+// counts it.
+func (fr *failRule) take(method, p string) bool {
+	if !fr.route.match(method, p) {
+		return false
+	}
+	if fr.perRoute {
+		key := method + " " + p
+		if fr.used[key] >= fr.left {
+			return false
+		}
+		fr.used[key]++
+		return true
+	}
+	if fr.left == 0 {
+		return false
+	}
+	if fr.left > 0 {
+		fr.left--
+	}
+	return true
 }
 
 type latencyRule struct {
@@ -148,6 +184,23 @@ func (s *Sim) FailNext(pattern string, n int, f Failure) {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
 	s.faults.fails = append(s.faults.fails, &failRule{route: r, left: n, f: f})
+}
+
+// FailEachNext is FailNext counted per route: each distinct method and path
+// matching pattern (on any host) fails its next n requests with f, so a
+// pattern such as "/*/**" (every path) makes the first n requests of every route fail, as
+// a CDE whose virtual cluster is scaling answers. n must be positive.
+func (s *Sim) FailEachNext(pattern string, n int, f Failure) {
+	r := parseRoute(pattern)
+	if n <= 0 {
+		panic(fmt.Sprintf("cdesim: FailEachNext(%q, %d): n must be positive", pattern, n))
+	}
+	if f.Status == 0 {
+		f.Status = http.StatusServiceUnavailable
+	}
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.fails = append(s.faults.fails, &failRule{route: r, left: n, f: f, perRoute: true, used: map[string]int{}})
 }
 
 // SetLatency delays every request matching pattern by d (wall clock) before
@@ -230,6 +283,36 @@ func (s *Sim) ResetRequests() {
 	s.faults.log = nil
 }
 
+// connKey carries a request's connection in its context (http.Server.ConnContext).
+type connKey struct{}
+
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// resetConnection drops the request's connection with a TCP RST: hijacked
+// over HTTP/1.1; over HTTP/2 (no hijacking) the connection the server
+// recorded in the request's context is reset under it, failing every
+// stream on it, as a crashing proxy would. Without either, the handler is
+// aborted, which resets the stream only.
+func resetConnection(w http.ResponseWriter, r *http.Request) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		var ok bool
+		if conn, ok = r.Context().Value(connKey{}).(net.Conn); !ok {
+			panic(http.ErrAbortHandler)
+		}
+	}
+	raw := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0) // Close sends RST instead of FIN
+	}
+	_ = raw.Close()
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -257,9 +340,10 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		var applied []string
+		dropped := false // reset: no answer at all
 		defer func() {
 			status := sw.status
-			if status == 0 {
+			if status == 0 && !dropped {
 				status = http.StatusOK
 			}
 			rec := RequestRecord{
@@ -289,10 +373,7 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 			}
 		}
 		for _, fr := range s.faults.fails {
-			if fr.left != 0 && fr.route.match(r.Method, r.URL.Path) {
-				if fr.left > 0 {
-					fr.left--
-				}
+			if fr.take(r.Method, r.URL.Path) {
 				f := fr.f
 				fail = &f
 				break
@@ -329,6 +410,12 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 		if r.Context().Err() != nil {
 			// The client is gone; record it as nginx does.
 			sw.status = 499
+			return
+		}
+		if fail != nil && fail.Reset {
+			applied = append(applied, "reset")
+			dropped = true
+			resetConnection(w, r)
 			return
 		}
 		if fail != nil {

@@ -310,6 +310,8 @@ func (s *Sim) serve(ln net.Listener, target string, h http.Handler) {
 		TLSConfig:         s.ca.serverTLS(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelDebug),
+		// The connection travels with each request, for Failure.Reset over HTTP/2.
+		ConnContext: withConn,
 	}
 	s.mu.Lock()
 	if s.closed {
