@@ -91,7 +91,7 @@ func (d *decoder) optional(f fields, key string) string {
 func (d *decoder) findComponent(comps *yaml.Node, compID string) (int, *yaml.Node) {
 	var found []int
 	for i, c := range comps.Content {
-		if id := componentIDOf(deref(c)); id != nil && id.Value == compID {
+		if id := d.componentIDOf(deref(c)); id != nil && id.Value == compID {
 			found = append(found, i)
 		}
 	}
@@ -112,6 +112,23 @@ func (d *decoder) findComponent(comps *yaml.Node, compID string) (int, *yaml.Nod
 		Solution: "Give every component of the data product a distinct id.",
 	}, deref(comps.Content[found[1]]))
 	return 0, nil
+}
+
+// componentIDOf returns the scalar id of a component mapping, or nil, reading each mapping once
+// however many aliases refer to it.
+func (d *decoder) componentIDOf(c *yaml.Node) *yaml.Node {
+	if c == nil || c.Kind != yaml.MappingNode {
+		return nil
+	}
+	if id, seen := d.ids[c]; seen {
+		return id
+	}
+	if d.ids == nil {
+		d.ids = map[*yaml.Node]*yaml.Node{}
+	}
+	id := componentIDOf(c)
+	d.ids[c] = id
+	return id
 }
 
 // componentIDOf returns the scalar id of a component mapping, or nil. It reads the raw node, so

@@ -24,25 +24,55 @@ const MaxDescriptorBytes = 2 << 20
 // found or decoded at all (then validation rules would only repeat the same fault); otherwise it
 // is returned even with problems in some fields, so that Validate can add the rest.
 func Decode(text string) (*Descriptor, Problems) {
+	desc, problems, dropped := decode(text)
+	return desc, withMore(problems, dropped)
+}
+
+// decode is Decode, with the number of problems past MaxProblems left out of the list.
+func decode(text string) (*Descriptor, Problems, int) {
 	root, problems := parseYAML(text)
 	if problems != nil {
-		return nil, problems
+		return nil, problems, 0
 	}
 	d := &decoder{pos: map[string]position{}}
 	desc := d.descriptor(root)
 	if desc != nil {
 		desc.pos = d.pos
 	}
-	return desc, d.problems
+	return desc, d.problems, d.dropped
 }
 
-// Check decodes the descriptor and applies every static rule, returning all problems at once.
+// Check decodes the descriptor and applies every static rule, returning all problems at once
+// (at most MaxProblems of them, and how many more there are).
 func Check(text string) (*Descriptor, Problems) {
-	desc, problems := Decode(text)
+	desc, problems, dropped := decode(text)
 	if desc == nil {
-		return nil, problems
+		return nil, withMore(problems, dropped)
 	}
-	return desc, append(problems, Validate(desc)...)
+	rules, more := validate(desc)
+	problems, dropped = append(problems, rules...), dropped+more
+	if len(problems) > MaxProblems {
+		dropped += len(problems) - MaxProblems
+		problems = problems[:MaxProblems:MaxProblems]
+	}
+	return desc, withMore(problems, dropped)
+}
+
+// MaxProblems bounds the problems of one answer: a descriptor can repeat a fault thousands of
+// times (a key given over and over, a list of a hundred thousand wrong items), and the answer
+// lists the first MaxProblems, then says how many more there are.
+const MaxProblems = 100
+
+// withMore appends to problems one that says how many more were left out, if any.
+func withMore(problems Problems, dropped int) Problems {
+	if dropped == 0 {
+		return problems
+	}
+	return append(problems, Problem{
+		Field:    "descriptor",
+		Message:  fmt.Sprintf("The descriptor has %d more problems, not listed: only the first %d are", dropped, MaxProblems),
+		Solution: "Fix the problems listed, which often repeat one mistake, and send the descriptor again to see the rest.",
+	})
 }
 
 func descriptorProblem(msg, solution string) Problems {
@@ -70,6 +100,13 @@ func parseYAML(text string) (*yaml.Node, Problems) {
 			"Save the descriptor as UTF-8 text.")
 		ps[0].Line, ps[0].Column = line, col
 		return nil, ps
+	}
+	// yaml.v3 builds the tree of the whole text before anything is read from it: its cost is
+	// bounded here, before it starts (bound.go).
+	if nodeBound(text, MaxDescriptorNodes) > MaxDescriptorNodes {
+		return nil, descriptorProblem(
+			fmt.Sprintf("The descriptor holds too many YAML nodes: more than %d keys, values, list items, lists and mappings (text in quotes, comments and block scalars counts as if it were YAML)", MaxDescriptorNodes),
+			"Send the descriptor of one data product; if it really is this large, ask the platform team to raise the limit.")
 	}
 	dec := yaml.NewDecoder(strings.NewReader(text))
 	var root yaml.Node

@@ -15,6 +15,12 @@ import (
 // order of the reference provisioner's rules where it had them. Rules whose inputs are missing
 // (already reported by Decode) are skipped rather than reported twice.
 func Validate(d *Descriptor) Problems {
+	ps, dropped := validate(d)
+	return withMore(ps, dropped)
+}
+
+// validate is Validate, keeping at most MaxProblems problems and counting the others.
+func validate(d *Descriptor) (Problems, int) {
 	v := &validator{d: d}
 	s := d.Component.Specific
 
@@ -36,16 +42,21 @@ func Validate(d *Descriptor) Problems {
 		v.conf(jc.Conf)
 		v.schedule(jc.Schedule)
 	}
-	return v.problems
+	return v.problems, v.dropped
 }
 
 type validator struct {
 	d        *Descriptor
 	problems Problems
+	dropped  int // problems past MaxProblems, counted but not kept
 }
 
 // add records a problem at a field relative to the component, with its YAML position if known.
 func (v *validator) add(p Problem) {
+	if len(v.problems) >= MaxProblems {
+		v.dropped++
+		return
+	}
 	if pos, ok := v.d.pos[p.Field]; ok && p.Line == 0 {
 		p.Line, p.Column = pos.line, pos.column
 	}
@@ -113,12 +124,21 @@ func (v *validator) python() {
 // resource have distinct names.
 func (v *validator) artifacts() {
 	s := v.d.Component.Specific
-	type named struct{ field, base string }
+	// field is the artifact's path, built only when it is needed: a list of a hundred thousand
+	// dependencies must not cost a hundred thousand paths.
+	type named struct {
+		field func() string
+		base  string
+	}
 	var stored []named
-	check := func(rule Rule, field, loc string) {
+	check := func(rule Rule, field func() string, loc string) {
 		l, err := ParseS3Location(loc)
 		if err != nil {
-			p := rule.At(field, err.Error())
+			if len(v.problems) >= MaxProblems {
+				v.dropped++
+				return
+			}
+			p := rule.At(field(), err.Error())
 			p.Solution = ArtifactLocationSolution
 			v.add(p)
 			return
@@ -128,22 +148,26 @@ func (v *validator) artifacts() {
 	switch s.Kind {
 	case SparkJar:
 		if s.Jar != "" {
-			check(ApplicationFileNotFound, v.d.Path(FieldJar), s.Jar)
+			check(ApplicationFileNotFound, func() string { return v.d.Path(FieldJar) }, s.Jar)
 		}
 	case PySpark, PySparkWithEnv:
 		if s.PythonFile != "" {
-			check(ApplicationFileNotFound, v.d.Path(FieldPythonFile), s.PythonFile)
+			check(ApplicationFileNotFound, func() string { return v.d.Path(FieldPythonFile) }, s.PythonFile)
 		}
 	}
 	if s.JobConfig != nil {
 		for i, dep := range s.JobConfig.Dependencies {
-			check(DependenciesNotFound, v.d.Path(FieldDependencies+"["+strconv.Itoa(i)+"]"), dep)
+			check(DependenciesNotFound, func() string { return v.d.Path(FieldDependencies + "[" + strconv.Itoa(i) + "]") }, dep)
 		}
 	}
-	first := map[string]string{}
+	first := map[string]func() string{}
 	for _, n := range stored {
 		if prev, dup := first[n.base]; dup {
-			v.add(DuplicateArtifactName.At(n.field, fmt.Sprintf("%q is also the file name of %s", n.base, prev)))
+			if len(v.problems) >= MaxProblems {
+				v.dropped++
+				continue
+			}
+			v.add(DuplicateArtifactName.At(n.field(), fmt.Sprintf("%q is also the file name of %s", n.base, prev())))
 			continue
 		}
 		first[n.base] = n.field

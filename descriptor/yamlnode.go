@@ -15,6 +15,11 @@ import (
 // is only ever read where a scalar, a list of scalars or a flat map is expected.
 type decoder struct {
 	problems Problems
+	// dropped counts the problems past MaxProblems, which are not kept.
+	dropped int
+	// ids memoizes componentIDOf by node: a component list of aliases to one large mapping
+	// reads that mapping once, not once per alias.
+	ids map[*yaml.Node]*yaml.Node
 	// pos records where each decoded field was, so rules checked later on the plain structs can
 	// still point at a line and column.
 	pos map[string]position
@@ -25,6 +30,10 @@ type position struct{ line, column int }
 func (d *decoder) add(p Problem, n *yaml.Node) {
 	if n != nil && p.Line == 0 {
 		p.Line, p.Column = n.Line, n.Column
+	}
+	if len(d.problems) >= MaxProblems {
+		d.dropped++
+		return
 	}
 	d.problems = append(d.problems, p)
 }
@@ -116,6 +125,10 @@ func (d *decoder) mapping(n *yaml.Node, path string) (fields, bool) {
 			key = ""
 		}
 		if _, dup := f.values[key]; dup {
+			if len(d.problems) >= MaxProblems {
+				d.dropped++ // not even formatted: a key may be repeated a hundred thousand times
+				continue
+			}
 			d.add(Problem{
 				Field:    join(path, key),
 				Message:  fmt.Sprintf("%s is given more than once", join(path, key)),
