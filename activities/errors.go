@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -27,11 +28,21 @@ const (
 	ErrTypeOwnership = "JobOwnedByAnotherComponent"
 )
 
+// MaxRetryAfterDelay caps the delay a Retry-After answer imposes on the activity retry
+// (temporal.ApplicationErrorOptions.NextRetryDelay, which replaces the retry policy's backoff and
+// is not bounded by its MaximumInterval). A server asking for an hour would otherwise push the
+// next attempt past the step's budget (its ScheduleToCloseTimeout, 5 minutes for the CDP
+// checks): the run would end with a timeout instead of CDE's answer. Capped, the step tries
+// again within its budget, and if CDE still refuses, fails with CDE's own status and message.
+// Retry-After values up to cde.DefaultRetryMaxRetryAfter (5 s) never get here: the cde client
+// waits for them itself.
+const MaxRetryAfterDelay = time.Minute
+
 // transientChecker says whether an error of one of the outside systems is worth a retry.
 type transientChecker func(error) bool
 
 // classify turns an error of CDP, CDE or S3 into what Temporal needs to decide on retries:
-// transient failures stay retryable (honouring Retry-After), everything else becomes a
+// transient failures stay retryable (honouring Retry-After, up to MaxRetryAfterDelay), everything else becomes a
 // non-retryable application error whose message says what failed. The messages of package cde
 // and of the S3 store never contain credentials, so they are safe for history.
 func classify(what string, err error, transient ...transientChecker) error {
@@ -49,7 +60,7 @@ func classify(what string, err error, transient ...transientChecker) error {
 	if isTransient {
 		opts := temporal.ApplicationErrorOptions{}
 		if apiErr, ok := errors.AsType[*cde.APIError](err); ok && apiErr.RetryAfter > 0 {
-			opts.NextRetryDelay = apiErr.RetryAfter
+			opts.NextRetryDelay = min(apiErr.RetryAfter, MaxRetryAfterDelay)
 		}
 		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeTransient, opts)
 	}

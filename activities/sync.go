@@ -30,8 +30,9 @@ import (
 // skipped one.
 const ManifestPath = ".cde-spark-provisioner.json"
 
-// livenessInterval is how often SyncFiles heartbeats while it waits on CDE or S3 (the SDK
-// throttles what reaches the server; the worker caps that throttle, see internal/app).
+// livenessInterval is how often SyncFiles heartbeats, from its start to its end, whatever it
+// waits on (the SDK throttles what reaches the server; the worker caps that throttle, see
+// internal/app).
 const livenessInterval = 2 * time.Second
 
 // DefaultUploadConcurrency bounds the uploads of one provision running at once.
@@ -148,6 +149,34 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		done[k] = true
 	}
 
+	// Heartbeats on a ticker from the start, not only when bytes flow: the resource checks, the
+	// manifest read and the prune wait on CDE too (a slow answer, the cde client's own retries),
+	// and a server that takes its time to answer after receiving a large file is not a dead worker
+	// either; none of that must make Temporal start the activity over.
+	var mu sync.Mutex // guards progress and result during the uploads
+	heartbeat := func(delta int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress.BytesSent += delta
+		activity.RecordHeartbeat(ctx, progress)
+	}
+	tickerDone := make(chan struct{})
+	defer close(tickerDone)
+	go func() {
+		tick := time.NewTicker(livenessInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tickerDone:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				heartbeat(0)
+			}
+		}
+	}()
+
 	var result SyncResult
 	current := map[string]map[string]cde.ResourceFile{} // resource → path → file
 	for _, rf := range in.Resources {
@@ -199,7 +228,6 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 	// Uploads, side by side. The first failure cancels the others; files completed before it are
 	// in the heartbeat, so the retry does not send them again.
 	var (
-		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
 	)
@@ -210,30 +238,6 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		limit = DefaultUploadConcurrency
 	}
 	sem := make(chan struct{}, limit)
-	heartbeat := func(delta int64) {
-		mu.Lock()
-		defer mu.Unlock()
-		progress.BytesSent += delta
-		activity.RecordHeartbeat(ctx, progress)
-	}
-	// Heartbeat on a ticker too, not only when bytes flow: a server that takes its time to answer
-	// after receiving a large file is not a dead worker, and must not make Temporal start over.
-	tickerDone := make(chan struct{})
-	defer close(tickerDone)
-	go func() {
-		tick := time.NewTicker(livenessInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tickerDone:
-				return
-			case <-uctx.Done():
-				return
-			case <-tick.C:
-				heartbeat(0)
-			}
-		}
-	}()
 	// Files start in the descriptor's order (the application file first); a slot is taken before
 	// a goroutine starts, so the order is deterministic and at most limit run at once.
 start:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -37,9 +38,57 @@ type WorkerConfig struct {
 	UploadConcurrency int `env:"UPLOAD_CONCURRENCY, default=16"`
 	// StatConcurrency bounds the S3 HEAD requests of one artifact check.
 	StatConcurrency int `env:"S3_STAT_CONCURRENCY, default=8"`
-	// HTTPTimeout bounds one CDP or CDE request that is not an upload (uploads are bounded by
-	// the activity's timeouts and heartbeats instead).
+	// HTTPTimeout bounds each attempt of one CDP, Knox or CDE request that is not a file upload
+	// (uploads are bounded by the activity's timeouts and heartbeats, and their wait for an answer
+	// by ResponseHeaderTimeout).
 	HTTPTimeout time.Duration `env:"CDE_HTTP_TIMEOUT, default=30s"`
+}
+
+// ResponseHeaderTimeout bounds, on every CDP, Knox and CDE connection, the wait for an answer's
+// headers once the request (its body included) is sent. Requests other than uploads are bounded
+// tighter by CDE_HTTP_TIMEOUT; for an upload it is the bound of CDE's processing of the received
+// file, generous so that storing a large jar is not taken for a dead server (the upload would be
+// sent again).
+const ResponseHeaderTimeout = 5 * time.Minute
+
+// Connection pool of the CDP/CDE transport: a worker runs up to WORKER_MAX_CONCURRENT_ACTIVITIES
+// activities, each upload activity up to UPLOAD_CONCURRENCY requests to one virtual cluster, so
+// the default of 2 idle connections per host would close and re-handshake most of them.
+const (
+	maxIdleConnsPerHost = 64
+	maxIdleConns        = 256
+	idleConnTimeout     = 90 * time.Second
+)
+
+// tuneTransport returns the transport to CDP and CDE: a clone of transport (nil:
+// http.DefaultTransport) with ResponseHeaderTimeout, dial and TLS handshake bounds and a
+// connection pool sized for concurrent activities. A RoundTripper that is not an *http.Transport
+// (a test's) is used as it is.
+func tuneTransport(transport http.RoundTripper) http.RoundTripper {
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	base, ok := transport.(*http.Transport)
+	if !ok {
+		return transport
+	}
+	t := base.Clone()
+	t.ResponseHeaderTimeout = ResponseHeaderTimeout
+	if t.DialContext == nil {
+		t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	if t.TLSHandshakeTimeout == 0 {
+		t.TLSHandshakeTimeout = 10 * time.Second
+	}
+	if t.ExpectContinueTimeout == 0 {
+		t.ExpectContinueTimeout = time.Second
+	}
+	t.MaxIdleConns = max(t.MaxIdleConns, maxIdleConns)
+	t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, maxIdleConnsPerHost)
+	if t.IdleConnTimeout == 0 {
+		t.IdleConnTimeout = idleConnTimeout
+	}
+	return t
 }
 
 // String never prints the credentials.
@@ -58,9 +107,7 @@ func NewActivities(ctx context.Context, cfg WorkerConfig, transport http.RoundTr
 // NewActivitiesWith is NewActivities with the metrics and traces of tel (nil: none): every
 // CDP/CDE request is counted and traced, and the activities count S3 requests and bytes.
 func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.RoundTripper, tel *telemetry.Telemetry, s3Opts ...artifacts.Option) (*activities.Activities, error) {
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
+	transport = tuneTransport(transport)
 	var metrics *activities.Metrics
 	if tel != nil {
 		var err error
@@ -71,6 +118,9 @@ func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.Rou
 			return nil, err
 		}
 	}
+	// One client for CDP, Knox and the jobs API: its Timeout bounds each attempt of each request
+	// (the cde clients retry transient failures themselves, see cde.RetryPolicy); the jobs client
+	// sends uploads on the same transport without it.
 	short := &http.Client{Transport: transport, Timeout: cfg.HTTPTimeout}
 	cdp, err := cde.NewCDPClient(cde.CDPConfig{
 		Endpoint: cfg.CDPEndpointURL, AccessKeyID: cfg.CDPAccessKeyID, PrivateKey: cfg.CDPPrivateKey,
@@ -90,9 +140,10 @@ func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.Rou
 	return &activities.Activities{
 		CDP:    cdp,
 		Tokens: tokens,
-		// No overall timeout: an upload of a large jar takes as long as it takes; the activity's
-		// context (StartToClose, heartbeats) bounds it.
-		HTTP:              &http.Client{Transport: transport},
+		// CDE_HTTP_TIMEOUT bounds every jobs-API request but uploads: an upload of a large jar
+		// takes as long as it takes, bounded by the activity's context (StartToClose, heartbeats)
+		// and ResponseHeaderTimeout (cde.NewJobsClient).
+		HTTP:              short,
 		Store:             store,
 		IDBrokerLookup:    cfg.IDBrokerLookup,
 		StatConcurrency:   cfg.StatConcurrency,
