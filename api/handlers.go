@@ -22,7 +22,11 @@ func (s *Server) validateSync(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, problems := req.Check()
+	var d *descriptor.Descriptor
+	var problems descriptor.Problems
+	if !s.decode(w, r, func() { d, problems = req.Check() }) {
+		return
+	}
 	if d == nil {
 		writeJSON(w, http.StatusOK, validationResult(problems))
 		return
@@ -59,7 +63,11 @@ func (s *Server) validateAsync(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, problems := req.Check()
+	var d *descriptor.Descriptor
+	var problems descriptor.Problems
+	if !s.decode(w, r, func() { d, problems = req.Check() }) {
+		return
+	}
 	if d == nil {
 		writeJSON(w, http.StatusBadRequest, invalidRequest(problems))
 		return
@@ -105,10 +113,14 @@ func (s *Server) mutate(op workflows.Operation) http.HandlerFunc {
 		}
 		var d *descriptor.Descriptor
 		var problems descriptor.Problems
-		if op == workflows.OpUnprovision {
-			d, problems = req.CheckUnprovision()
-		} else {
-			d, problems = req.Check()
+		if !s.decode(w, r, func() {
+			if op == workflows.OpUnprovision {
+				d, problems = req.CheckUnprovision()
+			} else {
+				d, problems = req.Check()
+			}
+		}) {
+			return
 		}
 		if d != nil {
 			problems = append(problems, workflowIDProblems(d)...)

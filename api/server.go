@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -51,7 +52,17 @@ type Config struct {
 	// the component's lock (one open run per component) is released.
 	RunTimeout         time.Duration
 	ValidateRunTimeout time.Duration
+	// DecodeConcurrency bounds the descriptors decoded at once (0: GOMAXPROCS). Decoding is
+	// CPU-bound and bounded per request (descriptor.MaxDescriptorNodes); this bounds the
+	// requests, so /health and the status endpoints keep answering under a flood of large
+	// descriptors.
+	DecodeConcurrency int
+	// DecodeWait is how long a request waits for a decoding slot before a 503 (0: 5s).
+	DecodeWait time.Duration
 }
+
+// DefaultDecodeWait is how long a request waits for a decoding slot by default.
+const DefaultDecodeWait = 5 * time.Second
 
 // Default run bounds: above workflows.LongestRun of each operation (3h55m for a provision).
 const (
@@ -70,6 +81,8 @@ type Server struct {
 	log       *slog.Logger
 	drainOnce sync.Once
 	draining  chan struct{}
+	// decodeSlots holds a token per descriptor being decoded (Config.DecodeConcurrency).
+	decodeSlots chan struct{}
 }
 
 // New returns the API server on a Temporal client.
@@ -86,7 +99,14 @@ func New(cfg Config, tc client.Client, logger *slog.Logger) *Server {
 	if cfg.ValidateRunTimeout <= 0 {
 		cfg.ValidateRunTimeout = DefaultValidateRunTimeout
 	}
-	return &Server{cfg: cfg, temporal: tc, log: logger, draining: make(chan struct{})}
+	if cfg.DecodeConcurrency <= 0 {
+		cfg.DecodeConcurrency = runtime.GOMAXPROCS(0)
+	}
+	if cfg.DecodeWait <= 0 {
+		cfg.DecodeWait = DefaultDecodeWait
+	}
+	return &Server{cfg: cfg, temporal: tc, log: logger, draining: make(chan struct{}),
+		decodeSlots: make(chan struct{}, cfg.DecodeConcurrency)}
 }
 
 // Drain makes every handler still waiting for a run answer at once with 202 and its token, so
@@ -187,6 +207,31 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (descript
 		return req, false
 	}
 	return req, true
+}
+
+// decode runs f, the decoding of a request's descriptor, in one of the DecodeConcurrency slots.
+// When no slot frees within DecodeWait it answers 503 itself and returns false; it returns
+// false too, without answering, when the client is gone. Reading the body stays outside the
+// slot: a slow client must not hold one.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, f func()) bool {
+	timer := time.NewTimer(s.cfg.DecodeWait)
+	defer timer.Stop()
+	select {
+	case s.decodeSlots <- struct{}{}:
+	case <-timer.C:
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, systemError(
+			fmt.Sprintf("no descriptor decoding slot freed within %s: %d descriptors are being decoded (DECODE_CONCURRENCY)", s.cfg.DecodeWait, s.cfg.DecodeConcurrency),
+			"The provisioner is busy decoding other descriptors; the request was not processed.",
+			"Retry the same request in a few seconds.",
+			"If this persists, raise DECODE_CONCURRENCY (it defaults to the number of CPUs) or run more API replicas."))
+		return false
+	case <-r.Context().Done():
+		return false
+	}
+	defer func() { <-s.decodeSlots }()
+	f()
+	return true
 }
 
 // requestHash identifies a request's content, so a retry of the same request attaches to its run.

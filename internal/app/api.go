@@ -34,6 +34,8 @@ type APIConfig struct {
 	// the component. RunAPI refuses values below the longest legitimate run.
 	RunTimeout         time.Duration `env:"RUN_TIMEOUT, default=6h"`
 	ValidateRunTimeout time.Duration `env:"VALIDATE_RUN_TIMEOUT, default=30m"`
+	// DecodeConcurrency bounds the descriptors decoded at once (0: GOMAXPROCS).
+	DecodeConcurrency int `env:"DECODE_CONCURRENCY"`
 
 	// Access control of the Tech Adapter routes (README, "Access control"); all off by default.
 	// /health stays open whatever is set.
@@ -71,6 +73,7 @@ func NewAPIServerWith(cfg APIConfig, tc client.Client, logger *slog.Logger, tel 
 		RunTimeout:         cfg.RunTimeout,
 		ValidateRunTimeout: cfg.ValidateRunTimeout,
 		Auth:               apiAuth(cfg, logger),
+		DecodeConcurrency:  cfg.DecodeConcurrency,
 	}
 	if tel != nil {
 		metrics, err := tel.NewHTTPServerMetrics()
