@@ -23,6 +23,11 @@ func TestFaultsTwo503sOnEveryRouteStillProvision(t *testing.T) {
 	name := unique("faults-503")
 	text := sparkJar(t, name)
 
+	// The worker's Knox token is dropped, so that Knox is asked (and fails) too.
+	svc, ok := st.sim.Service(cdesim.DemoService)
+	require.True(t, ok)
+	st.acts.Tokens.Invalidate(svc.ClusterFqdn)
+
 	st.sim.ResetRequests()
 	// "/*/**" matches every path of the control plane, Knox and the jobs API; each distinct
 	// method and path fails its first two requests.
