@@ -240,8 +240,8 @@ func (s *Server) pickedUp(ctx context.Context, id, runID string) (bool, error) {
 }
 
 // progress is where a running run stands: a worker answers the progress query from the run's
-// state; runs of the first release kept their step in the memo instead. Without a worker to
-// answer, it says so.
+// state; runs of the first release kept their step in the memo instead. A worker cannot answer
+// while its workflow task runs the checks (local activities); without any worker yet, it says so.
 func (s *Server) progress(ctx context.Context, id, runID string) workflows.Progress {
 	qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -253,7 +253,12 @@ func (s *Server) progress(ctx context.Context, id, runID string) workflows.Progr
 		_ = desc.GetMemoValue(workflows.MemoStep, &p.Step)
 	}
 	if p.Step == "" {
-		p.Step = "waiting for a worker (none answered; GET /health reports whether any polls the task queue)"
+		if picked, err := s.pickedUp(ctx, id, runID); err == nil && picked {
+			// A worker has it, busy in a step that holds its workflow task (the checks).
+			p.Step = "a worker is on it; its current step could not be read within 3 s"
+		} else {
+			p.Step = "waiting for a worker (none answered; GET /health reports whether any polls the task queue)"
+		}
 	}
 	return p
 }
