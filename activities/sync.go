@@ -93,6 +93,10 @@ type SyncResult struct {
 	// ManifestStale says the manifest does not describe the resources any more: RecordManifest
 	// must run (the workflow runs it beside the job upsert, off the critical path).
 	ManifestStale bool `json:"manifestStale,omitempty"`
+	// Unlisted are the files of the resources synced without Prune that the descriptor does not
+	// list: what PruneFiles will remove once the job no longer references them (nothing to call
+	// when empty).
+	Unlisted []FileSync `json:"unlisted,omitempty"`
 }
 
 // ResourceSync says what SyncFiles did to a resource.
@@ -214,6 +218,7 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 			}
 		}
 		if !rf.Prune {
+			result.Unlisted = append(result.Unlisted, unlisted(rf, in.ManifestResource, current[rf.Resource])...)
 			continue
 		}
 		// Runs of the first releases prune here, before the uploads; later ones leave Prune off
@@ -452,21 +457,30 @@ func (a *Activities) PruneFiles(ctx context.Context, in SyncInput) (PruneResult,
 
 // prune deletes the files of a resource (files, by path) that rf's objects do not name.
 func prune(ctx context.Context, jobs *cde.JobsClient, rf ResourceFiles, manifestResource string, files map[string]cde.ResourceFile) ([]FileSync, error) {
+	var removed []FileSync
+	for _, f := range unlisted(rf, manifestResource, files) {
+		if err := jobs.DeleteResourceFile(ctx, rf.Resource, f.Path); err != nil && !errors.Is(err, cde.ErrNotFound) {
+			return nil, classify(fmt.Sprintf("remove %s from resource %s", f.Path, rf.Resource), err)
+		}
+		removed = append(removed, FileSync{Resource: rf.Resource, Path: f.Path, Action: ActionRemoved})
+	}
+	return removed, nil
+}
+
+// unlisted are the files of a resource (files, by path) that rf's objects do not name, the
+// manifest excepted, in path order.
+func unlisted(rf ResourceFiles, manifestResource string, files map[string]cde.ResourceFile) []FileSync {
 	wanted := map[string]bool{}
 	for _, obj := range rf.Objects {
 		wanted[obj.Artifact.Location.Basename()] = true
 	}
-	var removed []FileSync
+	var out []FileSync
 	for _, path := range sortedKeys(files) {
-		if wanted[path] || (rf.Resource == manifestResource && path == ManifestPath) {
-			continue
+		if !wanted[path] && !(rf.Resource == manifestResource && path == ManifestPath) {
+			out = append(out, FileSync{Resource: rf.Resource, Path: path})
 		}
-		if err := jobs.DeleteResourceFile(ctx, rf.Resource, path); err != nil && !errors.Is(err, cde.ErrNotFound) {
-			return nil, classify(fmt.Sprintf("remove %s from resource %s", path, rf.Resource), err)
-		}
-		removed = append(removed, FileSync{Resource: rf.Resource, Path: path, Action: ActionRemoved})
 	}
-	return removed, nil
+	return out
 }
 
 // manifestAmongResources says whether the manifest lives in one of the job's resources (the

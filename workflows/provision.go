@@ -154,7 +154,7 @@ func provision(r *run) (Result, error) {
 			r.note("WARNING", "provision", "Recording the upload manifest failed; the next provision uploads every file again: "+causeMessage(err))
 		}
 	}
-	if pruneAfterUpsert {
+	if pruneAfterUpsert && len(synced.Unlisted) > 0 {
 		r.pruneFiles(sync, mainRes)
 	}
 	for _, name := range stalePyEnvs {
