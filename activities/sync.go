@@ -377,15 +377,23 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 	m := manifest{Version: 1, Files: map[string]manifestEntry{}, Owner: in.ComponentID}
 	var old manifest
 	if !in.manifestAmongResources() {
-		// Its own resource: created on first use (409: it exists).
-		if _, _, err := a.ensureResource(ctx, jobs, ResourceInput{Target: in.Target, Name: in.ManifestResource, Type: cde.ResourceTypeFiles}); err != nil {
-			return err
+		// Its own resource: read it, and create it on first use (a 409 means a concurrent
+		// attempt created it). Reading first spares the create on every later provision.
+		res, err := jobs.GetResource(ctx, in.ManifestResource)
+		switch {
+		case errors.Is(err, cde.ErrNotFound):
+			if _, _, err := a.ensureResource(ctx, jobs, ResourceInput{Target: in.Target, Name: in.ManifestResource, Type: cde.ResourceTypeFiles}); err != nil {
+				return err
+			}
+		case err != nil:
+			return classify(fmt.Sprintf("get resource %s in virtual cluster %s", in.ManifestResource, in.Target.ClusterName), err)
+		default:
+			files := make(map[string]cde.ResourceFile, len(res.Files))
+			for _, f := range res.Files {
+				files[f.Path] = f
+			}
+			old = a.readManifest(ctx, jobs, in.ManifestResource, files)
 		}
-		files, err := a.resourceFiles(ctx, jobs, in.Target, in.ManifestResource)
-		if err != nil {
-			return err
-		}
-		old = a.readManifest(ctx, jobs, in.ManifestResource, files)
 	}
 	for _, rf := range in.Resources {
 		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
