@@ -181,6 +181,14 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		}
 	}()
 
+	// The manifest in a resource of its own is read while the job's resources are ensured.
+	own := make(chan ownManifest, 1)
+	if in.manifestAmongResources() {
+		own <- ownManifest{}
+	} else {
+		go func() { own <- a.readOwnManifest(ctx, jobs, in) }()
+	}
+
 	var result SyncResult
 	current := map[string]map[string]cde.ResourceFile{} // resource → path → file
 	for _, rf := range in.Resources {
@@ -192,7 +200,7 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		current[rf.Resource] = files
 		result.Resources = append(result.Resources, ResourceSync{Resource: rf.Resource, EnsureResult: ensured})
 	}
-	old, moved, err := a.currentManifest(ctx, jobs, in, current)
+	old, moved, err := a.currentManifest(ctx, jobs, in, current, <-own)
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -376,24 +384,13 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 	}
 	m := manifest{Version: 1, Files: map[string]manifestEntry{}, Owner: in.ComponentID}
 	var old manifest
-	if !in.manifestAmongResources() {
-		// Its own resource: read it, and create it on first use (a 409 means a concurrent
-		// attempt created it). Reading first spares the create on every later provision.
-		res, err := jobs.GetResource(ctx, in.ManifestResource)
-		switch {
-		case errors.Is(err, cde.ErrNotFound):
-			if _, _, err := a.ensureResource(ctx, jobs, ResourceInput{Target: in.Target, Name: in.ManifestResource, Type: cde.ResourceTypeFiles}); err != nil {
-				return err
-			}
-		case err != nil:
-			return classify(fmt.Sprintf("get resource %s in virtual cluster %s", in.ManifestResource, in.Target.ClusterName), err)
-		default:
-			files := make(map[string]cde.ResourceFile, len(res.Files))
-			for _, f := range res.Files {
-				files[f.Path] = f
-			}
-			old = a.readManifest(ctx, jobs, in.ManifestResource, files)
-		}
+	// Its own resource is read beside the job's resources, and created on first use (a 409
+	// means a concurrent attempt created it).
+	own := make(chan ownManifest, 1)
+	if in.manifestAmongResources() {
+		own <- ownManifest{}
+	} else {
+		go func() { own <- a.readOwnManifest(ctx, jobs, in) }()
 	}
 	for _, rf := range in.Resources {
 		files, err := a.resourceFiles(ctx, jobs, in.Target, rf.Resource)
@@ -412,6 +409,17 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 			m.Files[rf.Resource+"/"+path] = manifestEntry{
 				Source: obj.Artifact.Location.String(), ETag: obj.ETag, Size: obj.Size,
 				CDESignature: f.Signature, CDESizeBytes: f.SizeBytes,
+			}
+		}
+	}
+	if o := <-own; !in.manifestAmongResources() {
+		if o.err != nil {
+			return o.err
+		}
+		old = o.m
+		if !o.found {
+			if _, _, err := a.ensureResource(ctx, jobs, ResourceInput{Target: in.Target, Name: in.ManifestResource, Type: cde.ResourceTypeFiles}); err != nil {
+				return err
 			}
 		}
 	}
@@ -502,28 +510,46 @@ func (in SyncInput) manifestAmongResources() bool {
 	return false
 }
 
-// currentManifest reads the manifest where in says it is. In a resource of its own that holds
-// none yet, it is the one the first releases left in LegacyManifestResource, if any; moved then
-// says it must be written to its own resource (RecordManifest), even if nothing changed.
-func (a *Activities) currentManifest(ctx context.Context, jobs *cde.JobsClient, in SyncInput, current map[string]map[string]cde.ResourceFile) (m manifest, moved bool, err error) {
-	if in.manifestAmongResources() {
-		return a.readManifest(ctx, jobs, in.ManifestResource, current[in.ManifestResource]), false, nil
-	}
+// ownManifest is what a resource of the manifest's own holds: its manifest, if it has one.
+type ownManifest struct {
+	m     manifest
+	found bool
+	err   error
+}
+
+// readOwnManifest reads the manifest from its own resource (in.ManifestResource).
+func (a *Activities) readOwnManifest(ctx context.Context, jobs *cde.JobsClient, in SyncInput) ownManifest {
 	res, err := jobs.GetResource(ctx, in.ManifestResource)
 	switch {
 	case errors.Is(err, cde.ErrNotFound):
+		return ownManifest{}
 	case err != nil:
-		return manifest{}, false, classify(fmt.Sprintf("get resource %s in virtual cluster %s", in.ManifestResource, in.Target.ClusterName), err)
-	default:
-		files := make(map[string]cde.ResourceFile, len(res.Files))
-		for _, f := range res.Files {
-			files[f.Path] = f
-		}
-		if _, ok := files[ManifestPath]; ok {
-			return a.readManifest(ctx, jobs, in.ManifestResource, files), false, nil
-		}
+		return ownManifest{err: classify(fmt.Sprintf("get resource %s in virtual cluster %s", in.ManifestResource, in.Target.ClusterName), err)}
 	}
-	if in.LegacyManifestResource != "" {
+	files := make(map[string]cde.ResourceFile, len(res.Files))
+	for _, f := range res.Files {
+		files[f.Path] = f
+	}
+	if _, ok := files[ManifestPath]; !ok {
+		return ownManifest{}
+	}
+	return ownManifest{m: a.readManifest(ctx, jobs, in.ManifestResource, files), found: true}
+}
+
+// currentManifest is the manifest where in says it is (own: what readOwnManifest found, when it
+// lives in a resource of its own). With none there yet, it is the one the first releases left
+// in LegacyManifestResource, if any; moved then says it must be written to its own resource
+// (RecordManifest), even if nothing changed.
+func (a *Activities) currentManifest(ctx context.Context, jobs *cde.JobsClient, in SyncInput, current map[string]map[string]cde.ResourceFile, own ownManifest) (m manifest, moved bool, err error) {
+	if in.manifestAmongResources() {
+		return a.readManifest(ctx, jobs, in.ManifestResource, current[in.ManifestResource]), false, nil
+	}
+	switch {
+	case own.err != nil:
+		return manifest{}, false, own.err
+	case own.found:
+		return own.m, false, nil
+	case in.LegacyManifestResource != "":
 		return a.readManifest(ctx, jobs, in.LegacyManifestResource, current[in.LegacyManifestResource]), true, nil
 	}
 	return manifest{Version: 1, Files: map[string]manifestEntry{}}, false, nil
