@@ -40,8 +40,9 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./descriptor -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
-## bench: the benchmark harness of issue 5 (bench/): provision wall time against a sequential client,
-## worker peak memory on a 1 GiB jar, bytes sent on an unchanged redeploy; writes BENCHMARKS.md.
+## bench: the benchmark harness (bench/): provision wall time against a sequential client, worker peak memory
+## on a 1 GiB jar, bytes sent on an unchanged redeploy, a provision through 503s, a burst of 200 provisions,
+## validate against the Temporal floor, worst-case decoding; writes BENCHMARKS.md.
 ## BENCH_FLAGS passes options, e.g. BENCH_FLAGS='-runs 9 -keep' (go run ./bench -h lists them).
 BENCH_FLAGS ?=
 bench: temporal-cli
