@@ -64,9 +64,11 @@ func TestStatExplainsARefusedHEADWithAGET(t *testing.T) {
 			wantCode: "SignatureDoesNotMatch", wantCredentials: true,
 		},
 		{
-			name:      "an unknown access key is the credentials",
-			getAnswer: func(w http.ResponseWriter, r *http.Request) { s3Error(w, r, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", nil) },
-			wantCode:  "InvalidAccessKeyId", wantCredentials: true,
+			name: "an unknown access key is the credentials",
+			getAnswer: func(w http.ResponseWriter, r *http.Request) {
+				s3Error(w, r, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", nil)
+			},
+			wantCode: "InvalidAccessKeyId", wantCredentials: true,
 		},
 		{
 			name:      "a GET that fails otherwise leaves the HEAD's answer",
@@ -137,7 +139,9 @@ func TestStatAgainstDenialsOfALocalS3(t *testing.T) {
 	store, err := artifacts.New(t.Context(), artifacts.Config{UsePathStyle: true},
 		artifacts.WithEndpoint(srv.URL()), artifacts.WithStaticCredentials(testAccessKeyID, testSecretKey, ""))
 	require.NoError(t, err)
-	at := func(key string) descriptor.S3Location { return descriptor.S3Location{Bucket: "denied-bucket", Key: key} }
+	at := func(key string) descriptor.S3Location {
+		return descriptor.S3Location{Bucket: "denied-bucket", Key: key}
+	}
 
 	undo := srv.Deny(s3local.Denial{Bucket: "denied-bucket", Key: "app.jar", Action: s3local.ActionGetObject,
 		Message: s3local.NotAuthorizedMessage("arn:aws:iam::111122223333:role/worker", s3local.ActionGetObject, "arn:aws:s3:::denied-bucket/app.jar")})
