@@ -101,14 +101,20 @@ func TestAuthFailuresAreNotRetried(t *testing.T) {
 	assert.NotContains(t, err.Error(), "wrong", "no password in errors")
 }
 
-func TestJobLifecycleIsIdempotent(t *testing.T) {
-	acts, sim := newActivities(t)
-	env := activityEnv(t, acts)
-	val, err := env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev"})
+// demoTarget resolves the simulator's running demo service and virtual cluster.
+func demoTarget(t *testing.T, acts *activities.Activities) activities.Target {
+	t.Helper()
+	val, err := activityEnv(t, acts).ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev"})
 	require.NoError(t, err)
 	var res activities.Resolution
 	require.NoError(t, val.Get(&res))
-	target := res.Target
+	return res.Target
+}
+
+func TestJobLifecycleIsIdempotent(t *testing.T) {
+	acts, sim := newActivities(t)
+	env := activityEnv(t, acts)
+	target := demoTarget(t, acts)
 
 	d, problems := descriptor.Check(`dataProduct:
   id: urn:dmb:dp:finance:cashflow:0
@@ -128,7 +134,7 @@ componentIdToProvision: urn:dmb:cmp:finance:cashflow:0:wl
 	spec := d.Component.Specific
 	mainRes := descriptor.MainResourceName(spec.JobName)
 
-	_, err = env.ExecuteActivity(acts.SyncFiles, activities.SyncInput{Target: target, ManifestResource: mainRes,
+	_, err := env.ExecuteActivity(acts.SyncFiles, activities.SyncInput{Target: target, ManifestResource: mainRes,
 		Resources: []activities.ResourceFiles{{Resource: mainRes, Type: cde.ResourceTypeFiles}}})
 	require.NoError(t, err)
 	for i, wantCreated := range []bool{true, false} {
@@ -183,15 +189,11 @@ func TestIDBrokerHostsCanBeSwitchedOff(t *testing.T) {
 func TestJobsAreOwnedByTheirComponent(t *testing.T) {
 	acts, sim := newActivities(t)
 	env := activityEnv(t, acts)
-	val, err := env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev"})
-	require.NoError(t, err)
-	var res activities.Resolution
-	require.NoError(t, val.Get(&res))
-	target := res.Target
+	target := demoTarget(t, acts)
 	spec := descriptor.Specific{Kind: descriptor.SparkJar, CDEService: "cde-dev", CDECluster: "vc-dev",
 		JobName: "fin-eu-cash-0-wl-development", Jar: "s3://artifacts/app.jar", ClassName: "com.example.App"}
 	mainRes := descriptor.MainResourceName(spec.JobName)
-	_, err = env.ExecuteActivity(acts.SyncFiles, activities.SyncInput{Target: target, ManifestResource: mainRes,
+	_, err := env.ExecuteActivity(acts.SyncFiles, activities.SyncInput{Target: target, ManifestResource: mainRes,
 		Resources: []activities.ResourceFiles{{Resource: mainRes, Type: cde.ResourceTypeFiles}}})
 	require.NoError(t, err)
 	const a, b = "urn:dmb:cmp:fin-eu:cash:0:wl", "urn:dmb:cmp:fin:eu-cash:0:wl"
@@ -223,7 +225,7 @@ func TestJobsAreOwnedByTheirComponent(t *testing.T) {
 	assert.JSONEq(t, string(stored), string(after))
 
 	// A deletes its own.
-	val, err = env.ExecuteActivity(acts.DeleteJob, activities.DeleteInput{Target: target, Name: spec.JobName, ComponentID: a})
+	val, err := env.ExecuteActivity(acts.DeleteJob, activities.DeleteInput{Target: target, Name: spec.JobName, ComponentID: a})
 	require.NoError(t, err)
 	var del activities.DeleteResult
 	require.NoError(t, val.Get(&del))

@@ -42,12 +42,8 @@ func newSyncFixture(t *testing.T) *syncFixture {
 	acts.Store = store
 	acts.UploadConcurrency = 3
 
-	env := activityEnv(t, acts)
-	val, err := env.ExecuteActivity(acts.ResolveTarget, activities.ResolveInput{Service: "cde-dev", Cluster: "vc-dev"})
-	require.NoError(t, err)
-	var res activities.Resolution
-	require.NoError(t, val.Get(&res))
-	return &syncFixture{acts: acts, sim: sim, s3: s3, target: res.Target, vcID: res.Target.VcID}
+	target := demoTarget(t, acts)
+	return &syncFixture{acts: acts, sim: sim, s3: s3, target: target, vcID: target.VcID}
 }
 
 func (f *syncFixture) put(t *testing.T, key, content string) {

@@ -74,21 +74,16 @@ func TestClearAnswersForbiddenMissingKeyWithoutListBucket(t *testing.T) {
 	t.Cleanup(st.s3.Deny(s3local.Denial{Bucket: bucket, Action: s3local.ActionListBucket}))
 	text = strings.Replace(text, "s3://"+bucket+"/app.jar", "s3://"+bucket+"/missing.jar", 1)
 
-	a := call(t, http.MethodPost, srv.URL+"/v1/validate", request(text))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	var res api.ValidationResult
-	a.decode(t, &res)
-	require.False(t, res.Valid, "%s", a.body)
-	require.Len(t, res.Error.Errors, 1, "%s", a.body)
-	assert.True(t, strings.HasPrefix(res.Error.Errors[0], "Job Source application file not readable: S3 denied access to s3://"+bucket+"/missing.jar"), res.Error.Errors[0])
-	assert.Contains(t, res.Error.Errors[0], "403 instead of 404 for a missing key")
+	msg := oneValidationProblem(t, srv.URL, text)
+	assert.True(t, strings.HasPrefix(msg, "Job Source application file not readable: S3 denied access to s3://"+bucket+"/missing.jar"), msg)
+	assert.Contains(t, msg, "403 instead of 404 for a missing key")
 
-	a = call(t, http.MethodPost, srv.URL+"/v1/provision", request(text))
+	a := call(t, http.MethodPost, srv.URL+"/v1/provision", request(text))
 	require.Equal(t, http.StatusBadRequest, a.status, "%s", a.body)
 	var body api.RequestValidationError
 	a.decode(t, &body)
 	require.Len(t, body.Errors, 1, "%s", a.body)
-	assert.Equal(t, res.Error.Errors[0], body.Errors[0])
+	assert.Equal(t, msg, body.Errors[0])
 }
 
 func TestClearAnswersIDBrokerWithoutIPsDeploysWithoutTheConf(t *testing.T) {

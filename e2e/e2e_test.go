@@ -105,6 +105,19 @@ func call(t *testing.T, method, url string, body any) answer {
 	return answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: b}
 }
 
+// oneValidationProblem validates text through url and returns the one problem the answer must
+// hold (valid false).
+func oneValidationProblem(t *testing.T, url, text string) string {
+	t.Helper()
+	a := call(t, http.MethodPost, url+"/v1/validate", request(text))
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	var res api.ValidationResult
+	a.decode(t, &res)
+	require.False(t, res.Valid, "%s", a.body)
+	require.Len(t, res.Error.Errors, 1, "%s", a.body)
+	return res.Error.Errors[0]
+}
+
 func request(text string) descriptor.Request {
 	return descriptor.Request{DescriptorKind: descriptor.ComponentDescriptor, Descriptor: text}
 }

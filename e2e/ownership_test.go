@@ -31,15 +31,10 @@ func TestTwoComponentsWithOneJobNameNeverTouchEachOthersJob(t *testing.T) {
 	assert.Contains(t, string(before), `"`+descriptor.ConfOwnerKey+`":"`+idA+`"`, "the job records its owner")
 	sent := st.sim.UploadedBytes(vcID(t), descriptor.MainResourceName(job))
 
-	a := call(t, http.MethodPost, srv.URL+"/v1/validate", request(textB))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	var v api.ValidationResult
-	a.decode(t, &v)
-	assert.False(t, v.Valid)
-	require.Len(t, v.Error.Errors, 1, "%s", a.body)
-	assert.True(t, strings.HasPrefix(v.Error.Errors[0], "Job name "+job+" is already used by component "+idA), v.Error.Errors[0])
+	msg := oneValidationProblem(t, srv.URL, textB)
+	assert.True(t, strings.HasPrefix(msg, "Job name "+job+" is already used by component "+idA), msg)
 
-	a = call(t, http.MethodPost, srv.URL+"/v1/provision", request(textB))
+	a := call(t, http.MethodPost, srv.URL+"/v1/provision", request(textB))
 	require.Equal(t, http.StatusBadRequest, a.status, "%s", a.body)
 	var refused api.RequestValidationError
 	a.decode(t, &refused)
