@@ -132,19 +132,9 @@ func (a *Activities) manifestFor(ctx context.Context, jobs *cde.JobsClient, in P
 		if name == "" {
 			continue
 		}
-		res, err := jobs.GetResource(ctx, name)
-		switch {
-		case errors.Is(err, cde.ErrNotFound):
-			continue
-		case err != nil:
-			return manifest{}, classify(fmt.Sprintf("get resource %s in virtual cluster %s", name, in.Target.ClusterName), err)
-		}
-		files := map[string]cde.ResourceFile{}
-		for _, f := range res.Files {
-			files[f.Path] = f
-		}
-		if _, ok := files[ManifestPath]; ok {
-			return a.readManifest(ctx, jobs, name, files), nil
+		own := a.readOwnManifest(ctx, jobs, SyncInput{Target: in.Target, ManifestResource: name})
+		if own.err != nil || own.found {
+			return own.m, own.err
 		}
 	}
 	return manifest{Version: 1, Files: map[string]manifestEntry{}}, nil

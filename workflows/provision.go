@@ -75,10 +75,8 @@ func provision(r *run) (Result, error) {
 			// A new Python version builds beside the environment the deployed job uses.
 			planIn := activities.PythonEnvInput{Target: t, JobName: s.JobName, PythonVersion: s.PythonVersion,
 				Manifest: sync.ManifestResource, LegacyManifest: sync.LegacyManifestResource}
-			for _, obj := range art.Objects {
-				if obj.Artifact.Role == descriptor.RoleRequirements {
-					planIn.Requirements = &obj
-				}
+			if len(reqs) > 0 {
+				planIn.Requirements = &reqs[0] // the descriptor has one requirements file
 			}
 			var plan activities.PythonEnvPlan
 			if err := workflow.ExecuteActivity(r.with(cdeOptions), a.PlanPythonEnv, planIn).Get(ctx, &plan); err != nil {
