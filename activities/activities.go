@@ -160,18 +160,8 @@ func (a *Activities) jobOwner(ctx context.Context, t Target, name string) (strin
 
 // manifestOwner is the owner the manifest of a job's resources records, "" for none.
 func (a *Activities) manifestOwner(ctx context.Context, jobs *cde.JobsClient, t Target, resource string) (string, error) {
-	res, err := jobs.GetResource(ctx, resource)
-	switch {
-	case errors.Is(err, cde.ErrNotFound):
-		return "", nil
-	case err != nil:
-		return "", classify(fmt.Sprintf("get resource %s in virtual cluster %s", resource, t.ClusterName), err)
-	}
-	files := make(map[string]cde.ResourceFile, len(res.Files))
-	for _, f := range res.Files {
-		files[f.Path] = f
-	}
-	return a.readManifest(ctx, jobs, resource, files).Owner, nil
+	own := a.readOwnManifest(ctx, jobs, SyncInput{Target: t, ManifestResource: resource})
+	return own.m.Owner, own.err
 }
 
 // ServiceAmbiguous is the problem of a CDE service name that designates live services in
