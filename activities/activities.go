@@ -39,14 +39,39 @@ type Activities struct {
 	Metrics *Metrics
 	// StatConcurrency bounds the S3 checks of one job done at once (0: the store's default).
 	StatConcurrency int
+	// Lookups keeps the control plane's answers for a short while (CDP_LOOKUP_CACHE_TTL); nil
+	// keeps nothing.
+	Lookups *Lookups
 }
 
 func (a *Activities) jobs(t Target) (*cde.JobsClient, error) {
-	c, err := cde.NewJobsClient(t.VcAPIURL, a.Tokens.ForHost(t.ClusterFqdn), a.HTTP)
+	c, err := cde.NewJobsClient(t.VcAPIURL, a.Tokens.ForHost(t.ClusterFqdn), a.HTTP,
+		cde.WithFailureHook(func(method string, err error) {
+			if staleTarget(method, err) {
+				a.Lookups.Forget(t)
+			}
+		}))
 	if err != nil {
 		return nil, classify("jobs API of virtual cluster "+t.ClusterName, err)
 	}
 	return c, nil
+}
+
+// staleTarget says whether a jobs-API request that failed for good suggests the virtual cluster
+// is not what the control plane said a moment ago: no answer (or a 5xx) from it, a refused
+// token, or a 404 to a write (the container is gone). A 404 to a read or a delete, a 409, and
+// other 4xx answers are about the object asked for, or the request, not the cluster.
+func staleTarget(method string, err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, cde.ErrConflict) {
+		return false
+	}
+	if errors.Is(err, cde.ErrNotFound) {
+		return method != http.MethodGet && method != http.MethodHead && method != http.MethodDelete
+	}
+	if apiErr, ok := errors.AsType[*cde.APIError](err); ok {
+		return apiErr.Status >= 500 || errors.Is(err, cde.ErrUnauthorized) || errors.Is(err, cde.ErrForbidden)
+	}
+	return true
 }
 
 // ResolveTarget finds the CDE service and virtual cluster by name and checks that both are
@@ -54,6 +79,44 @@ func (a *Activities) jobs(t Target) (*cde.JobsClient, error) {
 // messages), not an error: validation reports it, and unprovision skips. Only a failure to ask
 // CDP is an error, transient ones retried, so a CDP outage is never mistaken for "not found".
 func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolution, error) {
+	t, cached := a.Lookups.target(in.Service, in.Cluster)
+	if !cached {
+		res, err := a.lookUpTarget(ctx, in)
+		if err != nil || len(res.Problems) > 0 {
+			return res, err
+		}
+		t = res.Target
+		a.Lookups.keepTarget(in.Service, in.Cluster, t)
+	}
+	// The owner of the job (jobs API) and the idbroker hosts (CDP) are asked side by side.
+	res := Resolution{Target: t}
+	var (
+		hostsErr error
+		wg       sync.WaitGroup
+	)
+	if in.IDBrokerHosts {
+		wg.Go(func() { res.IDBrokerHosts, hostsErr = a.IDBrokerHosts(ctx, t) })
+	}
+	if in.JobName != "" && in.ComponentID != "" {
+		owner, err := a.jobOwner(ctx, t, in.JobName)
+		if err != nil {
+			wg.Wait()
+			return Resolution{}, err
+		}
+		if owner != "" && owner != in.ComponentID {
+			res.Problems = append(res.Problems, descriptor.JobOwnedByAnother(in.JobField, in.JobName, owner, in.ComponentID))
+		}
+	}
+	wg.Wait()
+	if hostsErr != nil {
+		return Resolution{}, hostsErr
+	}
+	return res, nil
+}
+
+// lookUpTarget asks CDP for the service and the virtual cluster (ResolveTarget without the
+// owner check): a Target, or the problems that make it unusable.
+func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolution, error) {
 	var res Resolution
 	svc, err := a.CDP.FindService(ctx, in.Service)
 	if amb, ok := errors.AsType[*cde.AmbiguousServiceError](err); ok {
@@ -127,15 +190,6 @@ func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolu
 	if res.Target.VcAPIURL == "" || res.Target.ClusterFqdn == "" {
 		return res, classify("describe virtual cluster "+in.Cluster,
 			fmt.Errorf("CDP reports no jobs API URL or service host for a running virtual cluster: %w", cde.ErrMalformedResponse))
-	}
-	if in.JobName != "" && in.ComponentID != "" {
-		owner, err := a.jobOwner(ctx, res.Target, in.JobName)
-		if err != nil {
-			return res, err
-		}
-		if owner != "" && owner != in.ComponentID {
-			res.Problems = append(res.Problems, descriptor.JobOwnedByAnother(in.JobField, in.JobName, owner, in.ComponentID))
-		}
 	}
 	return res, nil
 }
@@ -225,7 +279,13 @@ func (a *Activities) IDBrokerHosts(ctx context.Context, t Target) ([]string, err
 	if !a.IDBrokerLookup {
 		return nil, nil
 	}
+	if hosts, ok := a.Lookups.idBrokerHosts(t.EnvironmentCRN); ok {
+		return hosts, nil
+	}
 	hosts, err := a.CDP.IDBrokerHosts(ctx, t.EnvironmentCRN)
+	if err == nil {
+		a.Lookups.keepIDBrokerHosts(t.EnvironmentCRN, hosts)
+	}
 	if errors.Is(err, cde.ErrNoIDBroker) {
 		// As the reference does: the job is deployed without the conf (Spark then reaches S3
 		// without the idbroker), which is not worth failing a provision over, but is worth a

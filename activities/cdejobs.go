@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/witboost-community/cde-spark-provisioner/cde"
@@ -77,7 +78,34 @@ func (a *Activities) ResourceStatus(ctx context.Context, in ResourceInput) (Reso
 
 // UpsertJob creates the job, or updates it when it exists (GET, then POST or PATCH; a 409 on
 // POST means an earlier attempt created it, so it is updated), then reads it back.
+//
+// With in.Manifest set, the upload manifest is recorded beside (RecordManifest). Its failure
+// does not undo the deployed job: a transient one is retried with the upsert (which converges on
+// the same job) for the first manifestAttempts attempts, and after that, like a permanent one,
+// it becomes JobInfo.ManifestWarning.
 func (a *Activities) UpsertJob(ctx context.Context, in JobInput) (JobInfo, error) {
+	if in.Manifest == nil {
+		return a.upsertJob(ctx, in)
+	}
+	manifestErr := make(chan error, 1)
+	go func() { manifestErr <- a.RecordManifest(ctx, *in.Manifest) }()
+	info, err := a.upsertJob(ctx, in)
+	merr := <-manifestErr
+	if err != nil || merr == nil {
+		return info, err
+	}
+	if isTransient(merr) && activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt < manifestAttempts {
+		return JobInfo{}, merr
+	}
+	info.ManifestWarning = causeText(merr)
+	return info, nil
+}
+
+// manifestAttempts is how many attempts of UpsertJob retry a transient failure to record the
+// manifest before giving it up.
+const manifestAttempts = 3
+
+func (a *Activities) upsertJob(ctx context.Context, in JobInput) (JobInfo, error) {
 	jobs, err := a.jobs(in.Target)
 	if err != nil {
 		return JobInfo{}, err

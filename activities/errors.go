@@ -70,3 +70,22 @@ func classify(what string, err error, transient ...transientChecker) error {
 	}
 	return temporal.NewNonRetryableApplicationError(msg, typ, nil)
 }
+
+// isTransient says whether an error an activity step returned would be retried by Temporal: a
+// retryable application error (classify's transient ones), or a raw error of the outside systems
+// that is transient.
+func isTransient(err error) bool {
+	if appErr, ok := errors.AsType[*temporal.ApplicationError](err); ok {
+		return !appErr.NonRetryable()
+	}
+	return cde.IsTransient(err)
+}
+
+// causeText is the message of an error a step returned, for a warning in the run's logs: the
+// application error's own message, without the SDK's wrapping.
+func causeText(err error) string {
+	if appErr, ok := errors.AsType[*temporal.ApplicationError](err); ok {
+		return appErr.Message()
+	}
+	return err.Error()
+}

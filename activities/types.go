@@ -33,6 +33,9 @@ type ResolveInput struct {
 	JobName     string `json:"jobName,omitempty"`
 	ComponentID string `json:"componentId,omitempty"`
 	JobField    string `json:"jobField,omitempty"`
+	// IDBrokerHosts also looks up the idbroker hosts of the service's datalake (the job's conf),
+	// beside the owner check, into Resolution.IDBrokerHosts. Provisions of the lean runs set it.
+	IDBrokerHosts bool `json:"idBrokerHosts,omitempty"`
 }
 
 // Resolution is the outcome of looking up the service and virtual cluster. Problems holds the
@@ -46,6 +49,9 @@ type Resolution struct {
 	// running" problems, it does not say the job is gone: an unprovision must refuse it (400)
 	// rather than answer "Unprovision skipped".
 	Ambiguous bool `json:"ambiguous,omitempty"`
+	// IDBrokerHosts are the datalake's idbroker hosts when ResolveInput.IDBrokerHosts asked for
+	// them (none: the lookup is off, or the datalake has none).
+	IDBrokerHosts []string `json:"idBrokerHosts,omitempty"`
 }
 
 // ArtifactsCheck is the outcome of checking that a job's artifacts exist on S3.
@@ -104,6 +110,9 @@ type JobInput struct {
 	JobField string `json:"jobField,omitempty"`
 	// PythonEnvResource is the python-env the job uses (PlanPythonEnv); empty: the first slot.
 	PythonEnvResource string `json:"pythonEnvResource,omitempty"`
+	// Manifest, when set, is recorded beside the upsert (RecordManifest), saving the activity
+	// and workflow task of its own that the runs before the lean runs spent on it.
+	Manifest *SyncInput `json:"manifest,omitempty"`
 }
 
 // JobInfo is the job as CDE holds it after an upsert.
@@ -115,6 +124,9 @@ type JobInfo struct {
 	Resources []string `json:"resources,omitempty"`
 	Schedule  string   `json:"schedule,omitempty"`
 	Modified  string   `json:"modified,omitempty"`
+	// ManifestWarning says why the manifest of JobInput.Manifest could not be recorded: the job
+	// is deployed, only the next provision's skipping of unchanged files is lost.
+	ManifestWarning string `json:"manifestWarning,omitempty"`
 }
 
 // DeleteInput names something to delete in a virtual cluster.

@@ -39,6 +39,8 @@ type JobsClient struct {
 	transfer *http.Client
 	now      func() time.Time
 	retry    RetryPolicy
+	// failed, when set, is told of every request that failed for good (after its retries).
+	failed func(method string, err error)
 }
 
 // JobsOption configures a JobsClient.
@@ -47,6 +49,14 @@ type JobsOption func(*JobsClient)
 // WithRetryPolicy sets how requests that failed transiently are repeated
 // (the default policy otherwise; NoRetry turns it off).
 func WithRetryPolicy(p RetryPolicy) JobsOption { return func(c *JobsClient) { c.retry = p } }
+
+// WithFailureHook has f called with the method and the error of every
+// request that failed for good, after its retries: the caller can tell from
+// it that what it knows of the virtual cluster (its URL, that it runs) may be
+// stale. f must be quick and safe for concurrent use.
+func WithFailureHook(f func(method string, err error)) JobsOption {
+	return func(c *JobsClient) { c.failed = f }
+}
 
 // NewJobsClient returns a client of the jobs API at vcAPIURL (the
 // VcDescription's VcAPIURL, e.g. https://xyz.cde-….cloudera.site/dex/api/v1).
@@ -138,7 +148,7 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 	if call.newBody != nil {
 		prepare = call.rewind
 	}
-	return c.retry.run(ctx, call.retryable(), func() error {
+	err := c.retry.run(ctx, call.retryable(), func() error {
 		for {
 			unauthorized, err := c.send(ctx, call, payload, &sent, out)
 			if !unauthorized || refreshed {
@@ -150,6 +160,10 @@ func (c *JobsClient) do(ctx context.Context, call vcCall, out any) error {
 			}
 		}
 	}, prepare)
+	if err != nil && c.failed != nil {
+		c.failed(call.method, err)
+	}
+	return err
 }
 
 // send is one request of do. unauthorized says the answer was a 401 (the

@@ -42,19 +42,23 @@ func provision(r *run) (Result, error) {
 	}
 	t := res.Target
 
-	// The idbroker lookup (for the job's conf) runs beside the resources and uploads.
-	r.step("provision", "Looking up the idbroker hosts of the environment's datalake")
-	hostsF := workflow.ExecuteActivity(r.with(cdpOptions), a.IDBrokerHosts, t)
+	// The idbroker lookup (for the job's conf): lean runs had it done inside ResolveTarget,
+	// earlier runs run it beside the resources and uploads.
+	var hostsF workflow.Future
+	if !r.v.lean {
+		r.step("provision", "Looking up the idbroker hosts of the environment's datalake")
+		hostsF = workflow.ExecuteActivity(r.with(cdpOptions), a.IDBrokerHosts, t)
+	}
 
 	// One activity creates the resources if needed and syncs their files: uploads run side by
 	// side inside it (bounded by the worker's UPLOAD_CONCURRENCY), unchanged files are skipped,
 	// and its heartbeats carry the files done so that a worker crash resumes with the next file.
 	// Files the descriptor no longer lists are removed once the job is updated (PruneFiles
 	// below): until then the deployed job may reference them.
-	pruneAfterUpsert := changed(ctx, changePruneAfterUpsert)
+	pruneAfterUpsert := r.changed(changePruneAfterUpsert)
 	mainRes := descriptor.MainResourceName(s.JobName)
 	sync := activities.SyncInput{Target: t, ManifestResource: mainRes, ComponentID: d.ComponentID}
-	if changed(ctx, changeManifestResource) {
+	if r.changed(changeManifestResource) {
 		sync.ManifestResource, sync.LegacyManifestResource = descriptor.ManifestResourceName(s.JobName), mainRes
 	}
 	main := activities.ResourceFiles{Resource: mainRes, Type: cde.ResourceTypeFiles, Prune: !pruneAfterUpsert}
@@ -71,7 +75,7 @@ func provision(r *run) (Result, error) {
 	var stalePyEnvs []string
 	if s.Kind == descriptor.PySparkWithEnv {
 		pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
-		if changed(ctx, changePythonEnvBeside) {
+		if r.changed(changePythonEnvBeside) {
 			// A new Python version builds beside the environment the deployed job uses.
 			planIn := activities.PythonEnvInput{Target: t, JobName: s.JobName, PythonVersion: s.PythonVersion,
 				Manifest: sync.ManifestResource, LegacyManifest: sync.LegacyManifestResource}
@@ -118,9 +122,15 @@ func provision(r *run) (Result, error) {
 	}
 	// The manifest that lets the next provision skip unchanged files is recorded beside the job
 	// upsert: nothing below depends on it.
+	// Lean runs have UpsertJob record it.
 	var manifestF workflow.Future
+	var manifestIn *activities.SyncInput
 	if synced.ManifestStale {
-		manifestF = workflow.ExecuteActivity(r.with(cdeOptions), a.RecordManifest, sync)
+		if r.v.lean {
+			manifestIn = &sync
+		} else {
+			manifestF = workflow.ExecuteActivity(r.with(cdeOptions), a.RecordManifest, sync)
+		}
 	}
 
 	if pyEnvRes != "" {
@@ -130,9 +140,11 @@ func provision(r *run) (Result, error) {
 		}
 	}
 
-	var hosts []string
-	if err := hostsF.Get(ctx, &hosts); err != nil {
-		return Result{}, r.failed("provision", "looking up the idbroker hosts failed", err)
+	hosts := res.IDBrokerHosts
+	if hostsF != nil {
+		if err := hostsF.Get(ctx, &hosts); err != nil {
+			return Result{}, r.failed("provision", "looking up the idbroker hosts failed", err)
+		}
 	}
 	if len(hosts) == 0 {
 		r.note("WARNING", "provision", fmt.Sprintf("No idbroker host known for the datalake of the environment (or CDE_IDBROKER_LOOKUP is off): job %s is deployed without %s", s.JobName, descriptor.ConfIDBrokerHostsKey))
@@ -140,17 +152,21 @@ func provision(r *run) (Result, error) {
 	r.step("provision", "Creating or updating job "+s.JobName)
 	var job activities.JobInfo
 	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.UpsertJob, activities.JobInput{Target: t, Specific: s, IDBrokerHosts: hosts,
-		ComponentID: d.ComponentID, JobField: d.Path(descriptor.FieldJobName), PythonEnvResource: pyEnvRes}).Get(ctx, &job); err != nil {
+		ComponentID: d.ComponentID, JobField: d.Path(descriptor.FieldJobName), PythonEnvResource: pyEnvRes, Manifest: manifestIn}).Get(ctx, &job); err != nil {
 		if p, ok := ownershipProblem(err); ok {
 			return Result{}, r.invalid(descriptor.Problems{p})
 		}
 		return Result{}, r.failed("provision", "creating or updating job "+s.JobName+" failed", err)
 	}
+	manifestWarning := job.ManifestWarning
 	if manifestF != nil {
 		if err := manifestF.Get(ctx, nil); err != nil {
-			// The job is deployed; only the next provision's skipping of unchanged files is lost.
-			r.note("WARNING", "provision", "Recording the upload manifest failed; the next provision uploads every file again: "+causeMessage(err))
+			manifestWarning = causeMessage(err)
 		}
+	}
+	if manifestWarning != "" {
+		// The job is deployed; only the next provision's skipping of unchanged files is lost.
+		r.note("WARNING", "provision", "Recording the upload manifest failed; the next provision uploads every file again: "+manifestWarning)
 	}
 	if pruneAfterUpsert && len(synced.Unlisted) > 0 {
 		r.pruneFiles(sync, mainRes)
@@ -277,7 +293,7 @@ const PythonEnvStatusLag = 30 * time.Second
 // provision with CDE's reason. When this provision uploaded new requirements (rebuilt), a ready
 // or failed status counts only as the outcome of the new build (see PythonEnvStatusLag).
 func (r *run) waitForPythonEnv(in activities.ResourceInput, rebuilt bool) error {
-	needProof := rebuilt && changed(r.ctx, changePythonEnvBuildProof)
+	needProof := rebuilt && r.changed(changePythonEnvBuildProof)
 	uploaded := workflow.Now(r.ctx)
 	sawBuild, toldStale := false, false
 	deadline := uploaded.Add(PythonEnvBudget)

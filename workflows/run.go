@@ -169,7 +169,7 @@ func (r *run) recheckInput() error {
 	default:
 		problems = descriptor.Recheck(d)
 	}
-	if !changed(r.ctx, changeReservedConfRule) {
+	if !r.changed(changeReservedConfRule) {
 		problems = without(problems, descriptor.ConfKeyReserved)
 	}
 	if len(problems) == 0 {
@@ -261,8 +261,10 @@ func (r *run) resolveInput() activities.ResolveInput {
 // them as activities).
 func (r *run) checks() (activities.Resolution, activities.ArtifactsCheck, error) {
 	var resolveF, artifactsF workflow.Future
-	if changed(r.ctx, changeLocalChecks) {
-		resolveF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(cdpOptions)), a.ResolveTarget, r.resolveInput())
+	if r.changed(changeLocalChecks) {
+		in := r.resolveInput()
+		in.IDBrokerHosts = r.v.lean && r.op == OpProvision
+		resolveF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(cdpOptions)), a.ResolveTarget, in)
 		artifactsF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(s3Options)), a.CheckArtifacts, r.in.Descriptor.Artifacts())
 	} else {
 		resolveF = workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput())

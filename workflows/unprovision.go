@@ -33,7 +33,14 @@ func unprovision(r *run) (Result, error) {
 
 	r.step("unprovision", fmt.Sprintf("Checking CDE service %s and virtual cluster %s", s.CDEService, s.CDECluster))
 	var res activities.Resolution
-	if err := workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput()).Get(ctx, &res); err != nil {
+	var resolveF workflow.Future
+	if r.v.lean {
+		// A short read: a local activity, as the checks of validate and provision.
+		resolveF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, local(cdpOptions)), a.ResolveTarget, r.resolveInput())
+	} else {
+		resolveF = workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput())
+	}
+	if err := resolveF.Get(ctx, &res); err != nil {
 		return Result{}, r.failed("unprovision", "checking the CDE service and virtual cluster failed", err)
 	}
 	if res.Ambiguous {
@@ -51,7 +58,7 @@ func unprovision(r *run) (Result, error) {
 		r.note("INFO", "unprovision", "removeData is set: a Spark job holds no data of its own, its S3 artifacts are left untouched")
 	}
 
-	if changed(ctx, changeUnprovisionEveryDelete) {
+	if r.changed(changeUnprovisionEveryDelete) {
 		return r.deleteEverything(t)
 	}
 	// Runs from before changeUnprovisionEveryDelete stop at the first failed delete.

@@ -53,10 +53,23 @@ const (
 	// CheckArtifacts) run as local activities, saving an activity task and a workflow task each.
 	// Before it (DefaultVersion, histories v1 and v2) they were activities.
 	changeLocalChecks = "local-checks"
+	// changeLeanRuns (1): fewer commands and tasks per run, for throughput under bursts. A run
+	// taking it records this one version marker (and the search-attribute upsert the SDK adds to
+	// every marker) instead of one per change above, all of which it takes; a provision looks up
+	// the idbroker hosts inside the ResolveTarget local activity instead of an activity of its
+	// own, and records the upload manifest inside UpsertJob instead of RecordManifest beside it:
+	// three workflow tasks and two activity tasks instead of five and four. Before it
+	// (DefaultVersion, histories v1 to v3) each change above was decided by its own marker.
+	//
+	// Every later change is again a change id of its own, decided with r.changed.
+	changeLeanRuns = "lean-runs"
 )
 
 // versions are the branches one run takes, decided once at its start.
 type versions struct {
+	// lean: the run takes changeLeanRuns, and with it every change from before it without a
+	// marker of their own.
+	lean bool
 	// stepMemo: every step upserts the "step" memo (runs from before changeProgressQuery).
 	stepMemo bool
 	// recheck: the input is re-checked before any activity.
@@ -67,7 +80,13 @@ type versions struct {
 // takes at its start. It runs before any other command of the workflow, so that a history of the
 // first release, whose first command is not a version marker, takes the old branches. Changes
 // of one step are decided where the step is (changed), as Temporal's patching does.
+//
+// changeLeanRuns is asked first: a history recorded before it has no marker for it (replay then
+// gets DefaultVersion, with no command) and goes on to the markers it does have.
 func decideVersions(ctx workflow.Context) versions {
+	if workflow.GetVersion(ctx, changeLeanRuns, workflow.DefaultVersion, 1) >= 1 {
+		return versions{lean: true, recheck: true}
+	}
 	return versions{
 		stepMemo: workflow.GetVersion(ctx, changeProgressQuery, workflow.DefaultVersion, 1) == workflow.DefaultVersion,
 		recheck:  workflow.GetVersion(ctx, changeInputRecheck, workflow.DefaultVersion, 1) >= 1,
@@ -76,7 +95,23 @@ func decideVersions(ctx workflow.Context) versions {
 
 // changed reports whether this run takes the new branch of a one-step change (version 1 of
 // changeID): a run that reached the step before the change, on an older worker, takes the old
-// one. Call it right before the step, on every path that reaches it.
-func changed(ctx workflow.Context, changeID string) bool {
-	return workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, 1) >= 1
+// one. Call it right before the step, on every path that reaches it. A lean run takes the
+// changes from before changeLeanRuns without asking.
+func (r *run) changed(changeID string) bool {
+	if r.v.lean && leanIncludes[changeID] {
+		return true
+	}
+	return workflow.GetVersion(r.ctx, changeID, workflow.DefaultVersion, 1) >= 1
+}
+
+// leanIncludes are the changes a lean run takes without a marker of their own: those from before
+// changeLeanRuns. A change made after it must not be added here.
+var leanIncludes = map[string]bool{
+	changePruneAfterUpsert:       true,
+	changeUnprovisionEveryDelete: true,
+	changePythonEnvBuildProof:    true,
+	changeManifestResource:       true,
+	changeReservedConfRule:       true,
+	changePythonEnvBeside:        true,
+	changeLocalChecks:            true,
 }

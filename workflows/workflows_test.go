@@ -73,9 +73,10 @@ func objects(in workflows.Input) []activities.ArtifactObject {
 func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	env := newEnv(t)
 	in := input(t, sparkJob)
-	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil).Once()
+	// The idbroker hosts come with the target: one local activity, no activity of their own.
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.MatchedBy(func(in activities.ResolveInput) bool { return in.IDBrokerHosts })).
+		Return(activities.Resolution{Target: target, IDBrokerHosts: []string{"10.0.0.2", "10.0.0.1"}}, nil).Once()
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
-	env.OnActivity(a.IDBrokerHosts, mock.Anything, target).Return([]string{"10.0.0.2", "10.0.0.1"}, nil).Once()
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool {
 		return len(in.Resources) == 1 && len(in.Resources[0].Objects) == 2 && !in.Resources[0].Prune &&
 			in.ManifestResource == descriptor.ManifestResourceName("finance-cashflow-0-spark-wl-development") &&
@@ -90,9 +91,10 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 		return out, nil
 	}).Once()
 	env.OnActivity(a.UpsertJob, mock.Anything, mock.MatchedBy(func(in activities.JobInput) bool {
-		return in.Specific.JobName == "finance-cashflow-0-spark-wl-development" && len(in.IDBrokerHosts) == 2
+		// The stale manifest is recorded by the upsert, beside the job.
+		return in.Specific.JobName == "finance-cashflow-0-spark-wl-development" && len(in.IDBrokerHosts) == 2 &&
+			in.Manifest != nil && in.Manifest.ManifestResource == descriptor.ManifestResourceName(in.Specific.JobName)
 	})).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development", Created: true}, nil).Once()
-	env.OnActivity(a.RecordManifest, mock.Anything, mock.Anything).Return(nil).Once()
 	// Files no longer listed go once the job is updated, not before.
 	env.OnActivity(a.PruneFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool {
 		return len(in.Resources) == 1 && in.Resources[0].Prune && len(in.Resources[0].Objects) == 2
@@ -121,7 +123,6 @@ func TestAFailedJobUpsertRemovesNoFile(t *testing.T) {
 	in := input(t, sparkJob)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
-	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool { return !in.Resources[0].Prune })).
 		Return(activities.SyncResult{}, nil)
 	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{},
@@ -156,7 +157,6 @@ func TestProvisionFailsNamingTheFileWhenAnUploadFailsForGood(t *testing.T) {
 	in := input(t, sparkJob)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
-	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil).Maybe() // runs beside the uploads: the failure may come first
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{},
 		temporal.NewNonRetryableApplicationError("upload dep.jar to resource x: 403 Forbidden", activities.ErrTypeAuth, nil))
 
@@ -268,7 +268,6 @@ func pyEnvMocks(env *testsuite.TestWorkflowEnvironment, in workflows.Input) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.Anything).Return(activities.PythonEnvPlan{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development")}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
-	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil).Maybe() // runs beside the uploads: a failed build may come first
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(si activities.SyncInput) bool {
 		return len(si.Resources) == 2 && len(si.Resources[1].Objects) == 1 && !si.Resources[1].Prune &&
 			si.Resources[1].Type == "python-env" && si.Resources[1].PythonVersion == "python3" && si.Resources[1].PyMirror == "https://pypi.example.com/simple"
@@ -403,9 +402,8 @@ func TestValidateWithTheAPIsStaticProblemsStillChecksCDE(t *testing.T) {
 func TestTheProgressQueryFollowsTheRun(t *testing.T) {
 	env := newEnv(t)
 	in := input(t, sparkJob)
-	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target, IDBrokerHosts: []string{"10.0.0.1"}}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
-	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return([]string{"10.0.0.1"}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.SyncResult{}, nil)
 	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development"}, nil)
 	env.OnActivity(a.PruneFiles, mock.Anything, mock.Anything).Return(activities.PruneResult{}, nil).Maybe() // only with unlisted files
@@ -510,7 +508,6 @@ func TestAnUnchangedEnvironmentIsTakenAsReady(t *testing.T) {
 	in := input(t, pysparkEnvJob)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
-	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
 	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.Anything).Return(activities.PythonEnvPlan{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development")}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{Files: []activities.FileSync{
 		{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development"), Path: "requirements.txt", Action: activities.ActionUnchanged}}}, nil)
@@ -536,7 +533,6 @@ func TestAnotherComponentsJobIsNeverTouched(t *testing.T) {
 		field := in.Descriptor.Path(descriptor.FieldJobName)
 		env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 		env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
-		env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
 		env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{}, nil)
 		env.OnActivity(a.UpsertJob, mock.Anything, mock.MatchedBy(func(in activities.JobInput) bool {
 			return in.ComponentID == "urn:dmb:cmp:finance:cashflow:0:spark-wl" && in.JobField == field
@@ -574,7 +570,6 @@ func TestANewPythonVersionBuildsBesideTheEnvironmentInUse(t *testing.T) {
 	alt, old := descriptor.PyEnvAltResourceName(job), descriptor.PyEnvResourceName(job)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
-	env.OnActivity(a.IDBrokerHosts, mock.Anything, mock.Anything).Return(nil, nil)
 	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.MatchedBy(func(in activities.PythonEnvInput) bool {
 		return in.JobName == job && in.PythonVersion == "python3" && in.Requirements != nil &&
 			in.Requirements.Artifact.Role == descriptor.RoleRequirements && in.Manifest == descriptor.ManifestResourceName(job)

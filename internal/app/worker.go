@@ -42,6 +42,10 @@ type WorkerConfig struct {
 	// (uploads are bounded by the activity's timeouts and heartbeats, and their wait for an answer
 	// by ResponseHeaderTimeout).
 	HTTPTimeout time.Duration `env:"CDE_HTTP_TIMEOUT, default=30s"`
+	// LookupCacheTTL is how long the worker keeps a CDE service and virtual cluster found running,
+	// and a datalake's idbroker hosts, before asking CDP again (0: it always asks). See
+	// activities.Lookups.
+	LookupCacheTTL time.Duration `env:"CDP_LOOKUP_CACHE_TTL, default=30s"`
 }
 
 // ResponseHeaderTimeout bounds, on every CDP, Knox and CDE connection, the wait for an answer's
@@ -149,6 +153,7 @@ func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.Rou
 		StatConcurrency:   cfg.StatConcurrency,
 		UploadConcurrency: cfg.UploadConcurrency,
 		Metrics:           metrics,
+		Lookups:           activities.NewLookups(cfg.LookupCacheTTL),
 	}, nil
 }
 
