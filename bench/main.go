@@ -29,26 +29,30 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
 )
 
 // config is the command line.
 type config struct {
-	runs        int
-	deps        int
-	depSize     int64
-	jarSize     int64
-	bigJarSize  int64
-	latency     time.Duration
-	out         string
-	timeout     time.Duration
-	keep        bool
-	via         string
-	workerEnv   envList // extra worker variables, for experiments (recorded in the command)
-	figures     figureSet
-	faultRuns   int      // figure 4: pairs of fault-free and faulted provisions
-	burst       int      // figure 5: provisions at once
-	validations int      // figure 6: sequential validations (and floor workflows)
-	args        []string // as given, for the report
+	runs       int
+	deps       int
+	depSize    int64
+	jarSize    int64
+	bigJarSize int64
+	latency    time.Duration
+	out        string
+	timeout    time.Duration
+	keep       bool
+	via        string
+	workerEnv  envList // extra worker variables, for experiments (recorded in the command)
+	// untunedServer starts the dev server without devserver.Tuning, to measure what it gives.
+	untunedServer bool
+	figures       figureSet
+	faultRuns     int      // figure 4: pairs of fault-free and faulted provisions
+	burst         int      // figure 5: provisions at once
+	validations   int      // figure 6: sequential validations (and floor workflows)
+	args          []string // as given, for the report
 }
 
 // envList is a repeatable NAME=VALUE flag.
@@ -76,6 +80,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.out, "out", "BENCHMARKS.md", "report file to write (empty: none)")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Minute, "bound of the whole run")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (logs, binaries) and print its path")
+	fs.BoolVar(&c.untunedServer, "untuned-server", false, "start the Temporal dev server with its own defaults instead of the local stack's tuning (internal/devserver: SQLite WAL, eager activities), to measure what the tuning gives")
 	fs.Var(&c.workerEnv, "worker-env", "extra NAME=VALUE for the worker's environment, repeatable (e.g. UPLOAD_CONCURRENCY=16); the default measures the defaults")
 	figures := fs.String("figures", allFigures().String(), "figures to measure, e.g. 1,2,3 or 4,5,6,7 (figure 7 alone needs no stack)")
 	fs.IntVar(&c.faultRuns, "fault-runs", 3, "figure 4: pairs of a fault-free and a faulted provision (median of each)")
@@ -205,7 +210,7 @@ func run(parent context.Context, cfg config) (err error) {
 		return nil
 	}
 	if figs.has(1) || figs.has(2) || figs.has(3) || figs.has(4) || figs.has(5) || figs.has(6) {
-		st, err = startStack(ctx, cancel, moduleDir, dir, cfg.workerEnv, procs, progress)
+		st, err = startStack(ctx, cancel, moduleDir, dir, cfg.workerEnv, cfg.temporalArgs(), procs, progress)
 		if err != nil {
 			return err
 		}
@@ -272,4 +277,12 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", errors.New("run the benchmark from inside the provisioner's module (go env GOMOD is empty)")
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// temporalArgs are the dev server's flags beyond address and database: the local stack's.
+func (c config) temporalArgs() []string {
+	if c.untunedServer {
+		return nil
+	}
+	return devserver.Tuning
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
 )
 
 // The aims of issue 5.
@@ -270,6 +272,11 @@ func renderMarkdown(r results) string {
 	p("| CPUs | %d (%s) |\n", m.CPUs, orUnknown(m.CPUModel))
 	p("| memory, kernel | %s, %s |\n", orUnknown(m.MemTotal), orUnknown(m.Kernel))
 	p("| code measured | `%s` |\n", orUnknown(m.Revision))
+	if r.cfg.untunedServer {
+		p("| Temporal dev server | its own defaults (`-untuned-server`): not the local stack's tuning (`internal/devserver`) |\n")
+	} else {
+		p("| Temporal dev server | the local stack's tuning (`internal/devserver`): `%s` |\n", strings.Join(devserver.Tuning, " "))
+	}
 	if len(r.cfg.workerEnv) > 0 {
 		p("| worker settings changed | `%s` (the figures are not those of the defaults) |\n", r.cfg.workerEnv.String())
 	}

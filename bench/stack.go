@@ -46,7 +46,7 @@ const (
 // startStack builds the binaries and starts every part of the stack, failing ctx (through
 // cancel) should a child die later. Whatever it started is registered in procs, sim and s3 are
 // returned even on error, so that the caller's cleanup stops them.
-func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, dir string, extraWorkerEnv []string, procs *children, progress func(string, ...any)) (*stack, error) {
+func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, dir string, extraWorkerEnv, temporalArgs []string, procs *children, progress func(string, ...any)) (*stack, error) {
 	st := &stack{dir: dir, procs: procs, taskQueue: "cde-bench"}
 
 	progress("building cmd/worker and cmd/api, and the pinned Temporal CLI")
@@ -67,10 +67,10 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 	}
 	host, port, _ := net.SplitHostPort(temporalAddr)
 	progress("starting the Temporal dev server on %s", temporalAddr)
-	tchild, err := startChild("temporal", temporalBin, []string{"server", "start-dev",
+	args := append([]string{"server", "start-dev",
 		"--ip", host, "--port", port, "--headless",
-		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "warn"},
-		childEnv(nil), filepath.Join(dir, "temporal.log"))
+		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "warn"}, temporalArgs...)
+	tchild, err := startChild("temporal", temporalBin, args, childEnv(nil), filepath.Join(dir, "temporal.log"))
 	if err != nil {
 		return st, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
 	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
@@ -190,9 +191,10 @@ func startTemporal(ctx context.Context) (func(), error) {
 	_, uiPort, _ := net.SplitHostPort(temporalUI)
 	// Not CommandContext: on Ctrl-C the child gets the same SIGINT from the terminal, and on
 	// other exits it is interrupted below, so it can close its SQLite file cleanly.
-	cmd := exec.Command(bin, "server", "start-dev",
+	args := append([]string{"server", "start-dev",
 		"--ip", host, "--port", port, "--ui-port", uiPort,
-		"--db-filename", filepath.Join(dataDir, "temporal.db"), "--log-level", "warn")
+		"--db-filename", filepath.Join(dataDir, "temporal.db"), "--log-level", "warn"}, devserver.Tuning...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
