@@ -20,19 +20,42 @@ import (
 // uploads its requirements anew, which starts a build). A resource of another type is a
 // permanent error: deleting it could destroy someone else's files.
 func (a *Activities) ensureResource(ctx context.Context, jobs *cde.JobsClient, in ResourceInput) (EnsureResult, map[string]cde.ResourceFile, error) {
-	what := fmt.Sprintf("resource %s in virtual cluster %s", in.Name, in.Target.ClusterName)
+	created, err := createResource(ctx, jobs, in)
+	switch {
+	case err != nil:
+		return EnsureResult{}, nil, err
+	case created:
+		return EnsureResult{Created: true}, map[string]cde.ResourceFile{}, nil
+	}
+	return a.existingResource(ctx, jobs, in)
+}
+
+// createResource creates the resource unless one of that name exists (created false then). It
+// changes nothing that exists, so it may run before anything is known of the resource's owner.
+func createResource(ctx context.Context, jobs *cde.JobsClient, in ResourceInput) (created bool, err error) {
+	err = jobs.CreateResource(ctx, createRequest(in))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, cde.ErrConflict):
+		return false, nil
+	}
+	return false, classify(fmt.Sprintf("create resource %s in virtual cluster %s", in.Name, in.Target.ClusterName), err)
+}
+
+func createRequest(in ResourceInput) cde.CreateResourceRequest {
 	req := cde.CreateResourceRequest{Name: in.Name, Type: in.Type, RetentionPolicy: cde.RetentionKeepIndefinitely}
 	if in.Type == cde.ResourceTypePythonEnv {
 		req.PythonEnv = &cde.PythonEnv{PythonVersion: in.PythonVersion, PyPiMirror: in.PyMirror}
 	}
-	create := func() error { return jobs.CreateResource(ctx, req) }
-	err := create()
-	if err == nil {
-		return EnsureResult{Created: true}, map[string]cde.ResourceFile{}, nil
-	}
-	if !errors.Is(err, cde.ErrConflict) {
-		return EnsureResult{}, nil, classify("create "+what, err)
-	}
+	return req
+}
+
+// existingResource is ensureResource for a resource that exists (its creation answered 409):
+// its files, after the type and Python version checks.
+func (a *Activities) existingResource(ctx context.Context, jobs *cde.JobsClient, in ResourceInput) (EnsureResult, map[string]cde.ResourceFile, error) {
+	what := fmt.Sprintf("resource %s in virtual cluster %s", in.Name, in.Target.ClusterName)
+	create := func() error { return jobs.CreateResource(ctx, createRequest(in)) }
 	existing, err := jobs.GetResource(ctx, in.Name)
 	if err != nil {
 		return EnsureResult{}, nil, classify("get "+what, err)
@@ -120,8 +143,21 @@ func (a *Activities) upsertJob(ctx context.Context, in JobInput) (JobInfo, error
 	what := fmt.Sprintf("job %s in virtual cluster %s", job.Name, in.Target.ClusterName)
 
 	created := false
-	current, err := jobs.GetJob(ctx, job.Name)
+	if in.JobAbsent {
+		// The job was absent a moment ago: create first, saving the read. A 409 says it exists
+		// now (an earlier attempt, or another writer): the usual path reads it, owner check first.
+		err := jobs.CreateJob(ctx, job)
+		if err != nil && !errors.Is(err, cde.ErrConflict) {
+			return JobInfo{}, classify("create "+what, err)
+		}
+		created = err == nil
+	}
+	var current *cde.Job
+	if !created {
+		current, err = jobs.GetJob(ctx, job.Name)
+	}
 	switch {
+	case created:
 	case err == nil:
 		// The checks refused a collision already; this closes the window since then. A job with no
 		// owner recorded (deployed by the reference provisioner, or by hand) is adopted.

@@ -70,6 +70,17 @@ type SyncInput struct {
 	Resources              []ResourceFiles `json:"resources"`
 	// ComponentID owns the resources: RecordManifest records it in the manifest.
 	ComponentID string `json:"componentId,omitempty"`
+	// OwnerCheck, when set, has SyncFiles refuse (ErrTypeOwnership) a job that another component
+	// owns, before anything is uploaded: the job's owner, or with the job gone its manifest's, is
+	// read beside the first round of requests (lean runs; earlier runs checked in ResolveTarget).
+	OwnerCheck *OwnerCheck `json:"ownerCheck,omitempty"`
+}
+
+// OwnerCheck names the job whose owner SyncFiles checks against SyncInput.ComponentID.
+type OwnerCheck struct {
+	JobName string `json:"jobName"`
+	// JobField is the job name's field in the descriptor, for the problem of a collision.
+	JobField string `json:"jobField"`
 }
 
 // ResourceFiles is the desired content of one resource, which SyncFiles creates if needed.
@@ -97,6 +108,8 @@ type SyncResult struct {
 	// list: what PruneFiles will remove once the job no longer references them (nothing to call
 	// when empty).
 	Unlisted []FileSync `json:"unlisted,omitempty"`
+	// JobAbsent says the job did not exist when the OwnerCheck read it (false without one).
+	JobAbsent bool `json:"jobAbsent,omitempty"`
 }
 
 // ResourceSync says what SyncFiles did to a resource.
@@ -181,26 +194,12 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 		}
 	}()
 
-	// The manifest in a resource of its own is read while the job's resources are ensured.
-	own := make(chan ownManifest, 1)
-	if in.manifestAmongResources() {
-		own <- ownManifest{}
-	} else {
-		go func() { own <- a.readOwnManifest(ctx, jobs, in) }()
-	}
-
 	var result SyncResult
-	current := map[string]map[string]cde.ResourceFile{} // resource → path → file
-	for _, rf := range in.Resources {
-		ensured, files, err := a.ensureResource(ctx, jobs, ResourceInput{Target: in.Target, Name: rf.Resource, Type: rf.Type,
-			PythonVersion: rf.PythonVersion, PyMirror: rf.PyMirror})
-		if err != nil {
-			return SyncResult{}, err
-		}
-		current[rf.Resource] = files
-		result.Resources = append(result.Resources, ResourceSync{Resource: rf.Resource, EnsureResult: ensured})
+	current, own, err := a.firstRound(ctx, jobs, in, &result)
+	if err != nil {
+		return SyncResult{}, err
 	}
-	old, moved, err := a.currentManifest(ctx, jobs, in, current, <-own)
+	old, moved, err := a.currentManifest(ctx, jobs, in, current, own)
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -298,6 +297,87 @@ start:
 		return result.Files[i].Path < result.Files[j].Path
 	})
 	return result, nil
+}
+
+// firstRound asks side by side what nothing else waits for: the creation of each resource (and
+// of the manifest's own resource), the manifest, and with an OwnerCheck the job. A creation
+// changes nothing that exists, so it may go before the owner is known; only then are the
+// resources that existed read (and a python-env of another Python version rebuilt). A new
+// component's first round is all its uploads wait for.
+func (a *Activities) firstRound(ctx context.Context, jobs *cde.JobsClient, in SyncInput, result *SyncResult) (map[string]map[string]cde.ResourceFile, ownManifest, error) {
+	var (
+		wg      sync.WaitGroup
+		own     ownManifest
+		job     *cde.Job
+		jobErr  error
+		created = make([]bool, len(in.Resources))
+		errs    = make([]error, len(in.Resources)+1)
+	)
+	if !in.manifestAmongResources() {
+		wg.Go(func() { own = a.readOwnManifest(ctx, jobs, in) })
+		if in.OwnerCheck != nil {
+			// Created now so that RecordManifest can write into it at once.
+			wg.Go(func() {
+				_, errs[len(in.Resources)] = createResource(ctx, jobs, ResourceInput{Target: in.Target, Name: in.ManifestResource, Type: cde.ResourceTypeFiles})
+			})
+		}
+	}
+	if in.OwnerCheck != nil {
+		wg.Go(func() { job, jobErr = jobs.GetJob(ctx, in.OwnerCheck.JobName) })
+	}
+	for i, rf := range in.Resources {
+		wg.Go(func() { created[i], errs[i] = createResource(ctx, jobs, resourceInput(in.Target, rf)) })
+	}
+	wg.Wait()
+	if oc := in.OwnerCheck; oc != nil {
+		owner := ""
+		switch {
+		case jobErr == nil:
+			owner = JobOwner(job)
+		case errors.Is(jobErr, cde.ErrNotFound):
+			result.JobAbsent = true
+			if own.err != nil {
+				return nil, own, own.err
+			}
+			owner = own.m.Owner
+		default:
+			return nil, own, classify(fmt.Sprintf("get job %s in virtual cluster %s", oc.JobName, in.Target.ClusterName), jobErr)
+		}
+		if owner != "" && in.ComponentID != "" && owner != in.ComponentID {
+			return nil, own, ownedByAnother(oc.JobField, oc.JobName, owner, in.ComponentID)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, own, firstError(errs)
+	}
+	current := map[string]map[string]cde.ResourceFile{} // resource → path → file
+	for i, rf := range in.Resources {
+		ensured, files := EnsureResult{Created: true}, map[string]cde.ResourceFile{}
+		if !created[i] {
+			var err error
+			if ensured, files, err = a.existingResource(ctx, jobs, resourceInput(in.Target, rf)); err != nil {
+				return nil, own, err
+			}
+		}
+		current[rf.Resource] = files
+		result.Resources = append(result.Resources, ResourceSync{Resource: rf.Resource, EnsureResult: ensured})
+	}
+	return current, own, nil
+}
+
+func resourceInput(t Target, rf ResourceFiles) ResourceInput {
+	return ResourceInput{Target: t, Name: rf.Resource, Type: rf.Type, PythonVersion: rf.PythonVersion, PyMirror: rf.PyMirror}
+}
+
+// firstError is the first non-nil error: a step's error as it is (its application error type
+// decides the retries), not joined with others.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func unchanged(entry manifestEntry, obj ArtifactObject, have cde.ResourceFile) bool {
@@ -417,11 +497,6 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 			return o.err
 		}
 		old = o.m
-		if !o.found {
-			if _, _, err := a.ensureResource(ctx, jobs, ResourceInput{Target: in.Target, Name: in.ManifestResource, Type: cde.ResourceTypeFiles}); err != nil {
-				return err
-			}
-		}
 	}
 	if maps.Equal(m.Files, old.Files) && m.Owner == old.Owner {
 		return nil
@@ -430,7 +505,18 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 	if err != nil {
 		return err
 	}
-	if err := jobs.UploadFile(ctx, in.ManifestResource, ManifestPath, bytesReader(raw), int64(len(raw))); err != nil {
+	write := func() error { return jobs.UploadFile(ctx, in.ManifestResource, ManifestPath, bytesReader(raw), int64(len(raw))) }
+	err = write()
+	if err != nil && !in.manifestAmongResources() && !cde.IsTransient(err) && !errors.Is(err, cde.ErrUnauthorized) && !errors.Is(err, cde.ErrForbidden) {
+		// Written straight away, its own resource is usually there (SyncFiles creates it); a
+		// refusal (a 404, or whatever else a CDE answers for a missing resource) is tried once
+		// more after creating it.
+		if _, cerr := createResource(ctx, jobs, ResourceInput{Target: in.Target, Name: in.ManifestResource, Type: cde.ResourceTypeFiles}); cerr != nil {
+			return cerr
+		}
+		err = write()
+	}
+	if err != nil {
 		return classify("write the upload manifest to resource "+in.ManifestResource, err)
 	}
 	return nil

@@ -113,6 +113,9 @@ type JobInput struct {
 	// Manifest, when set, is recorded beside the upsert (RecordManifest), saving the activity
 	// and workflow task of its own that the runs before the lean runs spent on it.
 	Manifest *SyncInput `json:"manifest,omitempty"`
+	// JobAbsent says the job was absent when SyncFiles checked its owner: the upsert creates it
+	// first instead of reading it first (a 409 falls back to the read).
+	JobAbsent bool `json:"jobAbsent,omitempty"`
 }
 
 // JobInfo is the job as CDE holds it after an upsert.

@@ -71,6 +71,9 @@ func provision(r *run) (Result, error) {
 		}
 	}
 	sync.Resources = append(sync.Resources, main)
+	if r.v.lean {
+		sync.OwnerCheck = &activities.OwnerCheck{JobName: s.JobName, JobField: d.Path(descriptor.FieldJobName)}
+	}
 	pyEnvRes := ""
 	var stalePyEnvs []string
 	if s.Kind == descriptor.PySparkWithEnv {
@@ -98,6 +101,9 @@ func provision(r *run) (Result, error) {
 	r.step("provision", fmt.Sprintf("Syncing %d artifacts into resource %s", len(art.Objects), strings.Join(resourceNames(sync), " and ")))
 	var synced activities.SyncResult
 	if err := workflow.ExecuteActivity(r.with(uploadOptions), a.SyncFiles, sync).Get(ctx, &synced); err != nil {
+		if p, ok := ownershipProblem(err); ok {
+			return Result{}, r.invalid(descriptor.Problems{p})
+		}
 		return Result{}, r.failed("provision", "uploading the artifacts failed", err)
 	}
 	for _, rs := range synced.Resources {
@@ -152,7 +158,7 @@ func provision(r *run) (Result, error) {
 	r.step("provision", "Creating or updating job "+s.JobName)
 	var job activities.JobInfo
 	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.UpsertJob, activities.JobInput{Target: t, Specific: s, IDBrokerHosts: hosts,
-		ComponentID: d.ComponentID, JobField: d.Path(descriptor.FieldJobName), PythonEnvResource: pyEnvRes, Manifest: manifestIn}).Get(ctx, &job); err != nil {
+		ComponentID: d.ComponentID, JobField: d.Path(descriptor.FieldJobName), PythonEnvResource: pyEnvRes, Manifest: manifestIn, JobAbsent: synced.JobAbsent}).Get(ctx, &job); err != nil {
 		if p, ok := ownershipProblem(err); ok {
 			return Result{}, r.invalid(descriptor.Problems{p})
 		}

@@ -263,7 +263,12 @@ func (r *run) checks() (activities.Resolution, activities.ArtifactsCheck, error)
 	var resolveF, artifactsF workflow.Future
 	if r.changed(changeLocalChecks) {
 		in := r.resolveInput()
-		in.IDBrokerHosts = r.v.lean && r.op == OpProvision
+		if r.v.lean && r.op == OpProvision {
+			// A lean provision has SyncFiles check the job's owner, beside its first requests
+			// (SyncInput.OwnerCheck), and the idbroker hosts looked up here.
+			in.JobName, in.ComponentID, in.JobField = "", "", ""
+			in.IDBrokerHosts = true
+		}
 		resolveF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(cdpOptions)), a.ResolveTarget, in)
 		artifactsF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(s3Options)), a.CheckArtifacts, r.in.Descriptor.Artifacts())
 	} else {
