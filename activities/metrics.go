@@ -19,7 +19,7 @@ type Metrics struct {
 // and cde_s3_requests_total{operation,outcome}.
 func NewMetrics(m metric.Meter) (*Metrics, error) {
 	uploaded, err := m.Int64Counter("cde.uploaded.bytes", metric.WithUnit("By"),
-		metric.WithDescription("Bytes of artifacts streamed from S3 into CDE resources"))
+		metric.WithDescription("Bytes of artifacts streamed from S3 into CDE resources, those of attempts sent again included"))
 	if err != nil {
 		return nil, err
 	}

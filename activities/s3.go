@@ -105,8 +105,14 @@ func (a *Activities) upload(ctx context.Context, jobs *cde.JobsClient, in Upload
 	loc := in.Object.Artifact.Location
 	path := loc.Basename()
 	var counted *progressReader
-	// Opened again only if CDE refuses the token mid-way (then the file is read from the start).
+	// Opened again when CDE refuses the token mid-way or the request failed transiently (then the
+	// file is read from the start).
 	open := func() (io.ReadCloser, error) {
+		if counted != nil {
+			// The progress is of this file once: what the attempt before sent is taken back. The
+			// metric keeps it: those bytes did cross the network.
+			progress(-counted.n)
+		}
 		body, _, err := a.Store.OpenIfMatch(ctx, loc, in.Object.ETag)
 		a.Metrics.s3(ctx, "get", err, false)
 		if err != nil {

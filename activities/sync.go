@@ -134,10 +134,10 @@ const (
 	ActionRemoved   = "removed"
 )
 
-// syncProgress is the heartbeat of SyncFiles: the files already uploaded by this activity, so
+// SyncProgress is the heartbeat of SyncFiles: the files already uploaded by this activity, so
 // that an attempt on another worker (after a crash) goes on with the next files instead of
 // starting again, and the bytes sent so far, for the Temporal UI.
-type syncProgress struct {
+type SyncProgress struct {
 	Done      []string `json:"done"`
 	BytesSent int64    `json:"bytesSent"`
 }
@@ -154,16 +154,26 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 	}
 	logger := activity.GetLogger(ctx)
 
-	var progress syncProgress
+	var progress SyncProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		if err := activity.GetHeartbeatDetails(ctx, &progress); err != nil {
 			logger.Warn("cannot read the previous attempt's progress; checking every file again", "error", err)
-			progress = syncProgress{}
+			progress = SyncProgress{}
 		}
 	}
 	done := map[string]bool{}
 	for _, k := range progress.Done {
 		done[k] = true
+	}
+	// The bytes sent so far are those of the files done: what an attempt that failed sent of
+	// the others is sent again, and counted once.
+	progress.BytesSent = 0
+	for _, rf := range in.Resources {
+		for _, obj := range rf.Objects {
+			if done[rf.Resource+"/"+obj.Artifact.Location.Basename()] {
+				progress.BytesSent += obj.Size
+			}
+		}
 	}
 
 	// Heartbeats on a ticker from the start, not only when bytes flow: the resource checks, the
@@ -217,7 +227,9 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 			have, present := current[rf.Resource][path]
 			switch {
 			case done[key]:
-				result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUploaded, Source: obj.Artifact.Location.String()})
+				// Uploaded by an earlier attempt of this activity.
+				result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUploaded, Bytes: obj.Size, Source: obj.Artifact.Location.String()})
+				result.BytesSent += obj.Size
 			case known && present && unchanged(entry, obj, have):
 				result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUnchanged, Source: obj.Artifact.Location.String()})
 			default:

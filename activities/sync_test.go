@@ -186,6 +186,7 @@ func TestSyncResumesAfterTheFilesAPreviousAttemptUploaded(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, uploads)
+	assert.EqualValues(t, 2, res.BytesSent, "a.jar, sent by the first attempt, and b.jar")
 	// The manifest records both, so the next deploy skips both.
 	again := f.sync(t, objs)
 	assert.Equal(t, map[string]string{"a.jar": "unchanged", "b.jar": "unchanged"}, actions(again))
@@ -329,4 +330,25 @@ func TestPlanPythonEnvBuildsBesideTheEnvironmentInUse(t *testing.T) {
 
 	build(alt, "python3", v2)
 	assert.Equal(t, activities.PythonEnvPlan{Resource: alt, Stale: []string{base}}, plan("python3", v2), "built: kept, and the slot the job left is stale")
+}
+
+// An upload sent again after a transient failure counts its bytes once in the progress it
+// reports (the heartbeats' "bytes sent" in the Temporal UI): what the failed attempt had sent is
+// taken back when the object is opened again.
+func TestARetriedUploadCountsItsBytesOnce(t *testing.T) {
+	f := newSyncFixture(t)
+	content := strings.Repeat("x", 1<<20)
+	f.put(t, "big.jar", content)
+	objs := f.objects(t, "big.jar")
+	f.sync(t, nil)
+	f.sim.FailNext("PUT /dex/api/v1/resources/"+syncRes+"/big.jar", 2, cdesim.Failure{Status: http.StatusServiceUnavailable})
+
+	var sum, reports int64
+	n, err := f.acts.UploadOne(context.Background(), activities.UploadInput{Target: f.target, Resource: syncRes, Object: objs[0]},
+		func(d int64) { sum += d; reports++ })
+	require.NoError(t, err)
+	assert.EqualValues(t, len(content), n)
+	assert.EqualValues(t, len(content), sum)
+	assert.Positive(t, reports)
+	assert.Equal(t, []byte(content), f.stored(t, "big.jar"))
 }
