@@ -517,7 +517,9 @@ func (a *Activities) RecordManifest(ctx context.Context, in SyncInput) error {
 	if err != nil {
 		return err
 	}
-	write := func() error { return jobs.UploadFile(ctx, in.ManifestResource, ManifestPath, bytesReader(raw), int64(len(raw))) }
+	write := func() error {
+		return jobs.UploadFile(ctx, in.ManifestResource, ManifestPath, bytesReader(raw), int64(len(raw)))
+	}
 	err = write()
 	if err != nil && !in.manifestAmongResources() && !cde.IsTransient(err) && !errors.Is(err, cde.ErrUnauthorized) && !errors.Is(err, cde.ErrForbidden) {
 		// Written straight away, its own resource is usually there (SyncFiles creates it); a
