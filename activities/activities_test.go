@@ -231,3 +231,206 @@ func TestJobsAreOwnedByTheirComponent(t *testing.T) {
 	require.NoError(t, val.Get(&del))
 	assert.True(t, del.Deleted)
 }
+
+// resolve runs ResolveTarget in env and returns its answer.
+func resolve(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities, in activities.ResolveInput) activities.Resolution {
+	t.Helper()
+	val, err := env.ExecuteActivity(acts.ResolveTarget, in)
+	require.NoError(t, err)
+	var res activities.Resolution
+	require.NoError(t, val.Get(&res))
+	return res
+}
+
+// controlPlaneCalls counts the CDP control-plane requests in the simulator's log. (The simulator
+// logs a request before its answer leaves, so an activity's requests are all in the log when it
+// returns.)
+func controlPlaneCalls(sim *cdesim.Sim) int {
+	n := 0
+	for _, r := range sim.Requests() {
+		if r.Target == "controlplane" {
+			n++
+		}
+	}
+	return n
+}
+
+// withLookups gives acts a cache that keeps answers longer than any test runs.
+func withLookups(acts *activities.Activities) *activities.Activities {
+	acts.Lookups = activities.NewLookups(time.Hour)
+	return acts
+}
+
+// Within the TTL a provision's check asks CDP nothing, but the job's owner is asked every time:
+// another component may have taken the name since.
+func TestResolveTargetKeepsARunningTargetButChecksTheOwnerEveryTime(t *testing.T) {
+	acts, sim := newActivities(t)
+	env := activityEnv(t, withLookups(acts))
+	const a, b = "urn:dmb:cmp:fin:cash:0:wl", "urn:dmb:cmp:fin:other:0:wl"
+	const jobName = "fin-cash-0-wl-development"
+	in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, ServiceField: "svc", ClusterField: "vc",
+		JobName: jobName, ComponentID: a, JobField: "jobName"}
+
+	first := resolve(t, env, acts, in)
+	require.Empty(t, first.Problems)
+	assert.Positive(t, controlPlaneCalls(sim), "the first check asks CDP")
+
+	// Another component deploys a job of that name meanwhile.
+	require.NoError(t, sim.PutJob(first.Target.VcID, []byte(`{"name":"`+jobName+`","type":"spark",
+		"spark":{"file":"app.jar","className":"com.example.App","conf":{"`+descriptor.ConfOwnerKey+`":"`+b+`"}}}`)))
+	sim.ResetRequests()
+	second := resolve(t, env, acts, in)
+	assert.Equal(t, 0, controlPlaneCalls(sim), "kept: no CDP call")
+	assert.Equal(t, first.Target, second.Target)
+	require.Len(t, second.Problems, 1, "the owner is checked on the kept target")
+	assert.Equal(t, "jobName", second.Problems[0].Field)
+	assert.Contains(t, second.Problems[0].Message, "already used by component "+b)
+	var ownerAsked bool
+	for _, r := range sim.Requests() {
+		ownerAsked = ownerAsked || r.Method == http.MethodGet && r.Path == "/dex/api/v1/jobs/"+jobName
+	}
+	assert.True(t, ownerAsked, "the jobs API is asked for the job: %+v", sim.Requests())
+}
+
+// Only positive answers are kept: a service or virtual cluster that is not running is asked
+// again at every check, so one that starts is seen at once.
+func TestResolveTargetNeverKeepsATargetThatIsNotRunning(t *testing.T) {
+	tests := []struct {
+		name, service, cluster string
+		message                string
+		start                  func(t *testing.T, sim *cdesim.Sim)
+	}{
+		{"virtual cluster being installed", "cde-stage", "vc-stage", "not properly activated", func(t *testing.T, sim *cdesim.Sim) {
+			vc, ok := sim.VC("cde-stage", "vc-stage")
+			require.True(t, ok)
+			require.NoError(t, sim.SetVCStatus(vc.VCID, cdesim.StatusVCRunning))
+		}},
+		{"service not running", cdesim.DemoService, cdesim.DemoVC, "CDE Service", func(t *testing.T, sim *cdesim.Sim) {
+			svc, ok := sim.Service(cdesim.DemoService)
+			require.True(t, ok)
+			require.NoError(t, sim.SetServiceStatus(svc.ClusterID, cdesim.StatusServiceRunning))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acts, sim := newActivities(t)
+			env := activityEnv(t, withLookups(acts))
+			if tt.service == cdesim.DemoService {
+				svc, ok := sim.Service(cdesim.DemoService)
+				require.True(t, ok)
+				require.NoError(t, sim.SetServiceStatus(svc.ClusterID, "ClusterCreationInProgress"))
+			}
+			in := activities.ResolveInput{Service: tt.service, Cluster: tt.cluster, ServiceField: "svc", ClusterField: "vc"}
+			for i := range 2 {
+				sim.ResetRequests()
+				res := resolve(t, env, acts, in)
+				require.Len(t, res.Problems, 1, "check %d", i)
+				assert.Contains(t, res.Problems[0].Message, tt.message)
+				assert.Positive(t, controlPlaneCalls(sim), "check %d asks CDP", i)
+			}
+			tt.start(t, sim)
+			res := resolve(t, env, acts, in)
+			assert.Empty(t, res.Problems, "running now: seen at the next check")
+			assert.NotEmpty(t, res.Target.VcAPIURL)
+		})
+	}
+}
+
+func TestResolveTargetWithoutCacheAsksCDPEveryTime(t *testing.T) {
+	for name, lookups := range map[string]*activities.Lookups{"no Lookups": nil, "TTL 0": activities.NewLookups(0)} {
+		t.Run(name, func(t *testing.T) {
+			acts, sim := newActivities(t)
+			acts.Lookups = lookups
+			env := activityEnv(t, acts)
+			in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, IDBrokerHosts: true}
+			for i := range 2 {
+				sim.ResetRequests()
+				res := resolve(t, env, acts, in)
+				require.Empty(t, res.Problems)
+				assert.Equal(t, []string{"10.10.1.10", "10.10.1.11"}, res.IDBrokerHosts)
+				assert.Positive(t, controlPlaneCalls(sim), "check %d asks CDP", i)
+			}
+		})
+	}
+}
+
+// A provision's check also looks up the idbroker hosts; kept like the target.
+func TestResolveTargetLooksUpAndKeepsTheIDBrokerHosts(t *testing.T) {
+	acts, sim := newActivities(t)
+	env := activityEnv(t, withLookups(acts))
+	in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, IDBrokerHosts: true}
+	want := []string{"10.10.1.10", "10.10.1.11"}
+
+	assert.Empty(t, resolve(t, env, acts, activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC}).IDBrokerHosts,
+		"asked only when the input says so")
+	first := resolve(t, env, acts, in)
+	require.Empty(t, first.Problems)
+	assert.Equal(t, want, first.IDBrokerHosts)
+
+	sim.ResetRequests()
+	second := resolve(t, env, acts, in)
+	assert.Equal(t, want, second.IDBrokerHosts)
+	assert.Equal(t, 0, controlPlaneCalls(sim), "hosts and target kept")
+
+	// The activity of the runs before the lean ones reads the same cache.
+	val, err := env.ExecuteActivity(acts.IDBrokerHosts, first.Target)
+	require.NoError(t, err)
+	var hosts []string
+	require.NoError(t, val.Get(&hosts))
+	assert.Equal(t, want, hosts)
+	assert.Equal(t, 0, controlPlaneCalls(sim))
+}
+
+// A jobs-API request that fails for good in a way that says the virtual cluster may not be what
+// CDP said drops the kept target: the next check asks CDP again. A failure about the object asked
+// for keeps it.
+func TestAJobsAPIFailureThatSuggestsAStaleTargetDropsIt(t *testing.T) {
+	tests := []struct {
+		name   string
+		fail   func(sim *cdesim.Sim)
+		call   func(env *testsuite.TestActivityEnvironment, acts *activities.Activities, target activities.Target) error
+		forget bool
+	}{
+		{"a 5xx after the retries", func(sim *cdesim.Sim) {
+			sim.FailNext("GET /dex/api/v1/resources/**", -1, cdesim.Failure{Status: http.StatusServiceUnavailable})
+		}, func(env *testsuite.TestActivityEnvironment, acts *activities.Activities, target activities.Target) error {
+			_, err := env.ExecuteActivity(acts.ResourceStatus, activities.ResourceInput{Target: target, Name: "mainres-x"})
+			return err
+		}, true},
+		{"a 404 to a POST", func(sim *cdesim.Sim) {
+			sim.FailNext("POST /dex/api/v1/jobs", 1, cdesim.Failure{Status: http.StatusNotFound})
+		}, func(env *testsuite.TestActivityEnvironment, acts *activities.Activities, target activities.Target) error {
+			spec := descriptor.Specific{Kind: descriptor.SparkJar, CDEService: cdesim.DemoService, CDECluster: cdesim.DemoVC,
+				JobName: "fin-cash-0-wl-development", Jar: "s3://artifacts/app.jar", ClassName: "com.example.App"}
+			_, err := env.ExecuteActivity(acts.UpsertJob, activities.JobInput{Target: target, Specific: spec})
+			return err
+		}, true},
+		{"a 404 to a GET is about the resource, not the cluster", func(*cdesim.Sim) {},
+			func(env *testsuite.TestActivityEnvironment, acts *activities.Activities, target activities.Target) error {
+				_, err := env.ExecuteActivity(acts.ResourceStatus, activities.ResourceInput{Target: target, Name: "mainres-missing"})
+				return err
+			}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acts, sim := newActivities(t)
+			env := activityEnv(t, withLookups(acts))
+			in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC}
+			target := resolve(t, env, acts, in).Target
+
+			tt.fail(sim)
+			require.Error(t, tt.call(env, acts, target), "the jobs-API call fails")
+			sim.ClearFaults()
+
+			sim.ResetRequests()
+			res := resolve(t, env, acts, in)
+			require.Empty(t, res.Problems)
+			assert.Equal(t, target, res.Target)
+			if tt.forget {
+				assert.Positive(t, controlPlaneCalls(sim), "dropped: the next check asks CDP")
+			} else {
+				assert.Equal(t, 0, controlPlaneCalls(sim), "kept")
+			}
+		})
+	}
+}

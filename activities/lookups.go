@@ -21,7 +21,7 @@ import (
 // The zero TTL keeps nothing. Safe for concurrent use; shared by every activity of the worker.
 type Lookups struct {
 	TTL time.Duration
-	now func() time.Time // time.Now; tests replace it
+	now func() time.Time // nil: time.Now; tests replace it
 
 	mu      sync.Mutex
 	targets map[targetKey]expiring[Target]
@@ -42,6 +42,14 @@ func NewLookups(ttl time.Duration) *Lookups {
 
 func (l *Lookups) enabled() bool { return l != nil && l.TTL > 0 }
 
+// clock is the time now (a Lookups built without NewLookups has no now).
+func (l *Lookups) clock() time.Time {
+	if l.now == nil {
+		return time.Now()
+	}
+	return l.now()
+}
+
 // target is the kept resolution of the service and cluster names, if fresh.
 func (l *Lookups) target(service, cluster string) (Target, bool) {
 	if !l.enabled() {
@@ -50,7 +58,7 @@ func (l *Lookups) target(service, cluster string) (Target, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.targets[targetKey{service, cluster}]
-	if !ok || !l.now().Before(e.expires) {
+	if !ok || !l.clock().Before(e.expires) {
 		return Target{}, false
 	}
 	return e.v, true
@@ -66,7 +74,7 @@ func (l *Lookups) keepTarget(service, cluster string, t Target) {
 	if l.targets == nil {
 		l.targets = map[targetKey]expiring[Target]{}
 	}
-	l.targets[targetKey{service, cluster}] = expiring[Target]{v: t, expires: l.now().Add(l.TTL)}
+	l.targets[targetKey{service, cluster}] = expiring[Target]{v: t, expires: l.clock().Add(l.TTL)}
 }
 
 // idBrokerHosts is the kept host list of the environment, if fresh.
@@ -77,7 +85,7 @@ func (l *Lookups) idBrokerHosts(environmentCRN string) ([]string, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.hosts[environmentCRN]
-	if !ok || !l.now().Before(e.expires) {
+	if !ok || !l.clock().Before(e.expires) {
 		return nil, false
 	}
 	return slices.Clone(e.v), true
@@ -94,7 +102,7 @@ func (l *Lookups) keepIDBrokerHosts(environmentCRN string, hosts []string) {
 	if l.hosts == nil {
 		l.hosts = map[string]expiring[[]string]{}
 	}
-	l.hosts[environmentCRN] = expiring[[]string]{v: slices.Clone(hosts), expires: l.now().Add(l.TTL)}
+	l.hosts[environmentCRN] = expiring[[]string]{v: slices.Clone(hosts), expires: l.clock().Add(l.TTL)}
 }
 
 // Forget drops every kept answer that leads to the virtual cluster of t (its jobs API URL),

@@ -722,3 +722,86 @@ func TestUpdateJobVerifiesRemovalsAndRecreatesWhenANullWasIgnored(t *testing.T) 
 		})
 	}
 }
+
+// failureRecorder is a WithFailureHook that records what it is told.
+type failureRecorder struct {
+	mu    sync.Mutex
+	calls []string // the methods
+	errs  []error
+}
+
+func (r *failureRecorder) hook(method string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, method)
+	r.errs = append(r.errs, err)
+}
+
+// The failure hook is told once of a request that failed for good, with the error the caller
+// gets, after the retries; never of an attempt that was retried, nor of a success.
+func TestFailureHookIsToldOnceOfARequestThatFailedForGood(t *testing.T) {
+	ctx := context.Background()
+	getJob := func(c *JobsClient) error { _, err := c.GetJob(ctx, "j"); return err }
+	tests := []struct {
+		name     string
+		failures int // 503 answers first, per method and path
+		call     func(c *JobsClient) error
+		told     []string
+		requests int
+	}{
+		{"a success", 0, getJob, nil, 1},
+		{"a success after retried 503s", DefaultRetryAttempts - 1, getJob, nil, DefaultRetryAttempts},
+		{"a 503 at every attempt", 100, getJob, []string{http.MethodGet}, DefaultRetryAttempts},
+		{"a POST that is sent once", 100, func(c *JobsClient) error {
+			return c.do(ctx, vcCall{op: "runJob", method: http.MethodPost, path: "/jobs/j/run", jsonBody: map[string]any{}}, nil)
+		}, []string{http.MethodPost}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &flakyVC{failures: tt.failures, per: map[string]int{}}
+			srv := httptest.NewTLSServer(f)
+			t.Cleanup(srv.Close)
+			var rec failureRecorder
+			c, err := NewJobsClient(srv.URL+"/dex/api/v1", StaticTokenSource("tok-1"), srv.Client(),
+				WithRetryPolicy(testPolicy(&sleepRecorder{})), WithFailureHook(rec.hook))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tt.call(c)
+			if f.count() != tt.requests {
+				t.Errorf("%d requests, want %d", f.count(), tt.requests)
+			}
+			if !slices.Equal(rec.calls, tt.told) {
+				t.Fatalf("hook told of %v, want %v", rec.calls, tt.told)
+			}
+			if tt.told == nil {
+				if err != nil {
+					t.Errorf("err = %v", err)
+				}
+				return
+			}
+			if apiStatus(err) != http.StatusServiceUnavailable || !errors.Is(rec.errs[0], err) {
+				t.Errorf("hook told of %v, the caller got %v: want the same final 503", rec.errs[0], err)
+			}
+		})
+	}
+}
+
+// The hook is told of every failure, whatever it means to the caller (a missing job included):
+// telling a stale virtual cluster from a missing object is the caller's business.
+func TestFailureHookIsToldOfAnswersThatAreNotTransient(t *testing.T) {
+	srv := httptest.NewTLSServer(&fakeVC{status: http.StatusNotFound, body: `{"message":"job not found"}`})
+	t.Cleanup(srv.Close)
+	var rec failureRecorder
+	c, err := NewJobsClient(srv.URL+"/dex/api/v1", StaticTokenSource("tok-1"), srv.Client(), WithFailureHook(rec.hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetJob(context.Background(), "nope")
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+	if !slices.Equal(rec.calls, []string{http.MethodGet}) || !errors.Is(rec.errs[0], ErrNotFound) {
+		t.Errorf("hook told of %v %v, want the GET's 404", rec.calls, rec.errs)
+	}
+}

@@ -269,7 +269,9 @@ func (s *Sim) ClearFaults() {
 }
 
 // Requests returns a copy of the request log, oldest first. A request is
-// logged when its response is complete.
+// logged when its response is complete, before the server sends what it
+// buffered (every answer but a large download) or drops the connection
+// (Reset): a client that has its answer finds its request in the log.
 func (s *Sim) Requests() []RequestRecord {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
@@ -341,7 +343,9 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		var applied []string
 		dropped := false // reset: no answer at all
-		defer func() {
+		logged := false
+		record := func() {
+			logged = true
 			status := sw.status
 			if status == 0 && !dropped {
 				status = http.StatusOK
@@ -356,6 +360,11 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 			s.faults.mu.Unlock()
 			s.opts.Logger.Debug("cdesim request", "target", target, "method", r.Method,
 				"path", r.URL.Path, "status", status, "fault", rec.Fault)
+		}
+		defer func() {
+			if !logged {
+				record()
+			}
 		}()
 
 		var delay time.Duration
@@ -415,6 +424,8 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 		if fail != nil && fail.Reset {
 			applied = append(applied, "reset")
 			dropped = true
+			// Logged before the connection drops, as an answer is before it leaves (see Requests).
+			record()
 			resetConnection(w, r)
 			return
 		}

@@ -95,6 +95,16 @@ func tuneTransport(transport http.RoundTripper) http.RoundTripper {
 	return t
 }
 
+// checkWorkerConfig refuses settings that would be taken silently for something else, at start-up
+// rather than as a surprise in production.
+func checkWorkerConfig(cfg WorkerConfig) error {
+	if cfg.LookupCacheTTL < 0 {
+		// A negative TTL would keep nothing, like 0, without saying so.
+		return fmt.Errorf("CDP_LOOKUP_CACHE_TTL=%s must not be negative (0 switches the lookup cache off)", cfg.LookupCacheTTL)
+	}
+	return nil
+}
+
 // String never prints the credentials.
 func (c WorkerConfig) String() string {
 	return fmt.Sprintf("WorkerConfig{Temporal: %+v, CDPEndpointURL: %q, CDPAccessKeyID: %q, DeployRoleUser: %q, IDBrokerLookup: %t}",
@@ -111,6 +121,9 @@ func NewActivities(ctx context.Context, cfg WorkerConfig, transport http.RoundTr
 // NewActivitiesWith is NewActivities with the metrics and traces of tel (nil: none): every
 // CDP/CDE request is counted and traced, and the activities count S3 requests and bytes.
 func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.RoundTripper, tel *telemetry.Telemetry, s3Opts ...artifacts.Option) (*activities.Activities, error) {
+	if err := checkWorkerConfig(cfg); err != nil {
+		return nil, err
+	}
 	transport = tuneTransport(transport)
 	var metrics *activities.Metrics
 	if tel != nil {

@@ -1,0 +1,75 @@
+package app
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
+	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
+)
+
+// workerEnv reads a WorkerConfig from env plus the required credentials.
+func workerEnv(t *testing.T, env map[string]string) (WorkerConfig, error) {
+	t.Helper()
+	vars := map[string]string{
+		"CDP_ACCESS_KEY_ID": cdesim.DemoAccessKeyID, "CDP_PRIVATE_KEY": cdesim.DemoPrivateKey,
+		"CDP_DEPLOY_ROLE_USER": cdesim.DemoUser, "CDP_DEPLOY_ROLE_PASSWORD": cdesim.DemoPassword,
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	var cfg struct{ Worker WorkerConfig }
+	err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(vars)})
+	return cfg.Worker, err
+}
+
+func TestLookupCacheTTLComesFromTheEnvironment(t *testing.T) {
+	cfg, err := workerEnv(t, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 30*time.Second, cfg.LookupCacheTTL, "default")
+	require.NoError(t, checkWorkerConfig(cfg))
+
+	cfg, err = workerEnv(t, map[string]string{"CDP_LOOKUP_CACHE_TTL": "2m"})
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Minute, cfg.LookupCacheTTL)
+
+	cfg, err = workerEnv(t, map[string]string{"CDP_LOOKUP_CACHE_TTL": "0"})
+	require.NoError(t, err)
+	assert.Zero(t, cfg.LookupCacheTTL)
+	require.NoError(t, checkWorkerConfig(cfg), "0 switches the cache off")
+
+	_, err = workerEnv(t, map[string]string{"CDP_LOOKUP_CACHE_TTL": "soon"})
+	require.Error(t, err, "not a duration")
+	assert.Contains(t, err.Error(), "LookupCacheTTL")
+}
+
+// A negative TTL would keep nothing without saying so: the worker refuses to start with it.
+func TestANegativeLookupCacheTTLIsRefusedAtStartUp(t *testing.T) {
+	cfg, err := workerEnv(t, map[string]string{"CDP_LOOKUP_CACHE_TTL": "-5s"})
+	require.NoError(t, err)
+	err = checkWorkerConfig(cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "CDP_LOOKUP_CACHE_TTL=-5s")
+
+	// NewActivities, which the worker builds first, refuses it before building any client.
+	cfg.S3 = artifacts.Config{UsePathStyle: true}
+	_, err = NewActivities(context.Background(), cfg, nil,
+		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "CDP_LOOKUP_CACHE_TTL")
+}
+
+func TestNewActivitiesKeepsLookupsForTheTTL(t *testing.T) {
+	cfg, err := workerEnv(t, map[string]string{"CDP_LOOKUP_CACHE_TTL": "45s"})
+	require.NoError(t, err)
+	acts, err := NewActivities(context.Background(), cfg, nil,
+		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
+	require.NoError(t, err)
+	require.NotNil(t, acts.Lookups)
+	assert.Equal(t, 45*time.Second, acts.Lookups.TTL)
+}
