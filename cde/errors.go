@@ -133,6 +133,9 @@ func IsTransient(err error) bool {
 	if netErr, ok := errors.AsType[net.Error](err); ok && netErr.Timeout() {
 		return true
 	}
+	if isHTTP2Transient(err) {
+		return true
+	}
 	return false
 }
 
@@ -281,4 +284,23 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// isHTTP2Transient recognises the HTTP/2 failures that say nothing about the request itself: a
+// stream reset by the server or a proxy (RST_STREAM with REFUSED_STREAM, which guarantees the
+// request was not processed, INTERNAL_ERROR, CANCEL or ENHANCE_YOUR_CALM, e.g. an ingress
+// restarting), and a connection closed under the request (GOAWAY, lost). net/http's bundled
+// HTTP/2 client keeps these error types unexported, so their text is what can be matched, e.g.
+// "stream error: stream ID 3; INTERNAL_ERROR; received from peer".
+func isHTTP2Transient(err error) bool {
+	msg := err.Error()
+	if strings.Contains(msg, "stream error: ") {
+		for _, code := range []string{"REFUSED_STREAM", "INTERNAL_ERROR", "CANCEL", "ENHANCE_YOUR_CALM"} {
+			if strings.Contains(msg, "; "+code) {
+				return true
+			}
+		}
+		return false // PROTOCOL_ERROR, FLOW_CONTROL_ERROR…: a bug, not a blip
+	}
+	return strings.Contains(msg, "http2: server sent GOAWAY") || strings.Contains(msg, "http2: client connection lost")
 }

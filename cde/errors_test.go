@@ -112,6 +112,15 @@ func TestTransportErrorClassification(t *testing.T) {
 		panic(http.ErrAbortHandler) // cut the connection mid-body
 	}))
 	t.Cleanup(truncated.Close)
+	// Over HTTP/2, an aborted handler resets its stream only (RST_STREAM INTERNAL_ERROR), as an
+	// ingress restarting does.
+	streamReset := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic(http.ErrAbortHandler)
+	}))
+	streamReset.EnableHTTP2 = true
+	streamReset.Config.ErrorLog = log.New(io.Discard, "", 0)
+	streamReset.StartTLS()
+	t.Cleanup(streamReset.Close)
 	untrusted := httptest.NewUnstartedServer(http.NotFoundHandler())
 	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
 	untrusted.StartTLS()
@@ -167,6 +176,14 @@ func TestTransportErrorClassification(t *testing.T) {
 			}
 			return err
 		}},
+		{name: "a stream reset over HTTP/2 is transient", transient: true, call: func() error {
+			c := newTestJobsClient(t, streamReset, StaticTokenSource("t"))
+			_, err := c.GetJob(context.Background(), "j")
+			if err == nil || !strings.Contains(err.Error(), "stream error") {
+				return fmt.Errorf("want an HTTP/2 stream error, got %w", err)
+			}
+			return err
+		}},
 		{name: "an untrusted certificate is permanent (verification is on)", call: func() error {
 			c, _ := NewJobsClient(untrusted.URL, StaticTokenSource("t"), nil)
 			_, err := c.GetJob(context.Background(), "j")
@@ -195,6 +212,19 @@ func TestTransportErrorClassification(t *testing.T) {
 	}
 	if IsTransient(errors.New("cde: some validation problem")) {
 		t.Error("a plain error is not transient")
+	}
+	for msg, want := range map[string]bool{
+		"stream error: stream ID 5; REFUSED_STREAM":                                             true,
+		"stream error: stream ID 3; CANCEL; received from peer":                                 true,
+		"stream error: stream ID 3; ENHANCE_YOUR_CALM":                                          true,
+		"http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=NO_ERROR": true,
+		"http2: client connection lost":                                                         true,
+		"stream error: stream ID 3; PROTOCOL_ERROR; received from peer":                         false,
+		"stream error: stream ID 3; FLOW_CONTROL_ERROR":                                         false,
+	} {
+		if got := IsTransient(fmt.Errorf("Get \"https://x/\": %w", errors.New(msg))); got != want {
+			t.Errorf("IsTransient(%q) = %v, want %v", msg, got, want)
+		}
 	}
 }
 
