@@ -21,9 +21,13 @@ var a *activities.Activities
 // Activity options by kind of step. Timeouts bound one attempt; ScheduleToClose bounds the
 // retries of transient failures, after which the run fails with the last error.
 var (
-	// Control-plane reads: quick, retried for a few minutes through CDP hiccups.
+	// Control-plane reads: quick, retried for a few minutes through CDP hiccups. One attempt
+	// makes up to four CDP calls in a row, each bounded by CDE_HTTP_TIMEOUT (30 s by default)
+	// and retried by the cde client: its bound leaves room for a slow call and its retries
+	// instead of cutting the attempt at the first slow answer. (Timeouts are not part of the
+	// commands a replay compares: changing them needs no version.)
 	cdpOptions = workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
+		StartToCloseTimeout:    2 * time.Minute,
 		ScheduleToCloseTimeout: 5 * time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	}
