@@ -79,7 +79,13 @@ func staleTarget(method string, err error) bool {
 // messages), not an error: validation reports it, and unprovision skips. Only a failure to ask
 // CDP is an error, transient ones retried, so a CDP outage is never mistaken for "not found".
 func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolution, error) {
-	t, cached := a.Lookups.target(in.Service, in.Cluster)
+	var (
+		t      Target
+		cached bool
+	)
+	if !in.Fresh {
+		t, cached = a.Lookups.target(in.Service, in.Cluster)
+	}
 	if !cached {
 		res, err := a.lookUpTarget(ctx, in)
 		if err != nil || len(res.Problems) > 0 {

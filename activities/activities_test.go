@@ -434,3 +434,24 @@ func TestAJobsAPIFailureThatSuggestsAStaleTargetDropsIt(t *testing.T) {
 		})
 	}
 }
+
+// An unprovision's check is fresh: a kept target is not used (a cluster deleted since must be
+// reported gone, so that the deletes are skipped), and the fresh answer is kept for the others.
+func TestAFreshResolveAsksCDPWhateverIsKept(t *testing.T) {
+	acts, sim := newActivities(t)
+	env := activityEnv(t, withLookups(acts))
+	in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, ServiceField: "svc", ClusterField: "vc"}
+	first := resolve(t, env, acts, in)
+	require.Empty(t, first.Problems)
+
+	sim.ResetRequests()
+	fresh := in
+	fresh.Fresh = true
+	again := resolve(t, env, acts, fresh)
+	assert.Positive(t, controlPlaneCalls(sim), "a fresh check asks CDP")
+	assert.Equal(t, first.Target, again.Target)
+
+	sim.ResetRequests()
+	resolve(t, env, acts, in)
+	assert.Zero(t, controlPlaneCalls(sim), "what the fresh check found is kept")
+}

@@ -35,8 +35,11 @@ func unprovision(r *run) (Result, error) {
 	var res activities.Resolution
 	var resolveF workflow.Future
 	if r.v.lean {
-		// A short read: a local activity, as the checks of validate and provision.
-		resolveF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, local(cdpOptions)), a.ResolveTarget, r.resolveInput())
+		// A short read: a local activity, as the checks of validate and provision; fresh from
+		// CDP, since "gone" skips the deletes.
+		in := r.resolveInput()
+		in.Fresh = true
+		resolveF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, local(cdpOptions)), a.ResolveTarget, in)
 	} else {
 		resolveF = workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput())
 	}
