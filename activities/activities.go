@@ -29,6 +29,9 @@ type Activities struct {
 	Tokens *cde.KnoxTokenSource
 	// HTTP is the client of the jobs API (TLS verification always on).
 	HTTP *http.Client
+	// Uploads, when set, is the client that file uploads use instead of HTTP (see
+	// internal/app: one HTTP/1.1 connection per upload in flight).
+	Uploads *http.Client
 	// Store reads artifacts from S3.
 	Store *artifacts.Store
 	// IDBrokerLookup sets spark.cde.idBrokerHosts from the datalake (CDE_IDBROKER_LOOKUP).
@@ -46,6 +49,7 @@ type Activities struct {
 
 func (a *Activities) jobs(t Target) (*cde.JobsClient, error) {
 	c, err := cde.NewJobsClient(t.VcAPIURL, a.Tokens.ForHost(t.ClusterFqdn), a.HTTP,
+		cde.WithTransferClient(a.Uploads),
 		cde.WithFailureHook(func(method string, err error) {
 			if staleTarget(method, err) {
 				a.Lookups.Forget(t)

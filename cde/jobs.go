@@ -50,6 +50,21 @@ type JobsOption func(*JobsClient)
 // (the default policy otherwise; NoRetry turns it off).
 func WithRetryPolicy(p RetryPolicy) JobsOption { return func(c *JobsClient) { c.retry = p } }
 
+// WithTransferClient sends file uploads with hc instead of the client's
+// own (without its Timeout either way; hc's Timeout, if any, is dropped).
+// Uploads can then go over connections of their own, e.g. one HTTP/1.1
+// connection each instead of streams of the one HTTP/2 connection that the
+// API calls share.
+func WithTransferClient(hc *http.Client) JobsOption {
+	return func(c *JobsClient) {
+		if hc != nil {
+			untimed := *hc
+			untimed.Timeout = 0
+			c.transfer = &untimed
+		}
+	}
+}
+
 // WithFailureHook has f called with the method and the error of every
 // request that failed for good, after its retries: the caller can tell from
 // it that what it knows of the virtual cluster (its URL, that it runs) may be

@@ -335,3 +335,49 @@ func TestMultipartFramingIsExactlyOnePart(t *testing.T) {
 		t.Errorf("head %q\ntail %q", head, tail)
 	}
 }
+
+// countingTransport counts the requests it carries.
+type countingTransport struct {
+	http.RoundTripper
+	mu sync.Mutex
+	n  map[string]int // by method
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[r.Method]++
+	c.mu.Unlock()
+	return c.RoundTripper.RoundTrip(r)
+}
+
+// WithTransferClient carries the uploads (and only them); its Timeout does not bound them.
+func TestUploadsGoThroughTheTransferClient(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		_, _ = io.WriteString(w, `{"name":"r","type":"files"}`)
+	}))
+	t.Cleanup(srv.Close)
+	api := &countingTransport{RoundTripper: srv.Client().Transport}
+	uploads := &countingTransport{RoundTripper: srv.Client().Transport}
+	c, err := NewJobsClient(srv.URL+"/dex/api/v1", StaticTokenSource("t"), &http.Client{Transport: api},
+		WithTransferClient(&http.Client{Transport: uploads, Timeout: time.Nanosecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetResource(context.Background(), "r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UploadFile(context.Background(), "r", "a.jar", bytes.NewReader([]byte("jar")), 3); err != nil {
+		t.Fatalf("upload (the transfer client's Timeout must not apply): %v", err)
+	}
+	if api.n[http.MethodGet] != 1 || api.n[http.MethodPut] != 0 || uploads.n[http.MethodPut] != 1 || uploads.n[http.MethodGet] != 0 {
+		t.Errorf("API transport carried %v, uploads transport %v", api.n, uploads.n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -95,6 +96,30 @@ func tuneTransport(transport http.RoundTripper) http.RoundTripper {
 	return t
 }
 
+// uploadTransport is the transport of file uploads: transport (tuned) speaking HTTP/1.1 only, so
+// that each upload in flight has a TCP and TLS connection of its own. Over HTTP/2 the uploads of a
+// provision would be streams of one connection: one TCP window, and one goroutine on each side
+// encrypting and decrypting every byte, one CPU core's worth, for all of them. Parallel
+// connections are what transfer tools do (the AWS SDK's transfer manager, the CDE CLI): make
+// bench's figure 1 measured 0.39 s against 0.49 s for the 88 MiB job (ratio 0.26 against 0.34).
+// The API calls keep HTTP/2 where the server offers it. A RoundTripper that is not an
+// *http.Transport (a test's) is used as it is.
+func uploadTransport(transport http.RoundTripper) http.RoundTripper {
+	base, ok := transport.(*http.Transport)
+	if !ok {
+		return transport
+	}
+	t := base.Clone()
+	t.ForceAttemptHTTP2 = false
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetHTTP1(true)
+	if t.TLSClientConfig != nil {
+		// A clone of a transport that has spoken HTTP/2 offers "h2" in its ALPN list.
+		t.TLSClientConfig.NextProtos = slices.DeleteFunc(slices.Clone(t.TLSClientConfig.NextProtos), func(p string) bool { return p == "h2" })
+	}
+	return t
+}
+
 // checkWorkerConfig refuses settings that would be taken silently for something else, at start-up
 // rather than as a surprise in production.
 func checkWorkerConfig(cfg WorkerConfig) error {
@@ -125,10 +150,14 @@ func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.Rou
 		return nil, err
 	}
 	transport = tuneTransport(transport)
+	uploads := uploadTransport(transport)
 	var metrics *activities.Metrics
 	if tel != nil {
 		var err error
 		if transport, err = tel.Transport(transport); err != nil {
+			return nil, err
+		}
+		if uploads, err = tel.Transport(uploads); err != nil {
 			return nil, err
 		}
 		if metrics, err = activities.NewMetrics(tel.Meter("cde-spark-provisioner/activities")); err != nil {
@@ -161,6 +190,7 @@ func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.Rou
 		// takes as long as it takes, bounded by the activity's context (StartToClose, heartbeats)
 		// and ResponseHeaderTimeout (cde.NewJobsClient).
 		HTTP:              short,
+		Uploads:           &http.Client{Transport: uploads},
 		Store:             store,
 		IDBrokerLookup:    cfg.IDBrokerLookup,
 		StatConcurrency:   cfg.StatConcurrency,

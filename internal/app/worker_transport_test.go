@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -67,5 +69,48 @@ func TestActivitiesBoundEveryRequest(t *testing.T) {
 	// And it works against the simulator: the CDP client reaches it through the same transport.
 	if _, err := acts.CDP.FindService(context.Background(), cdesim.DemoService); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Uploads go over HTTP/1.1, a connection each, where the API calls speak HTTP/2 to a server that
+// offers it; both keep the tuning and the caller's TLS roots.
+func TestUploadsHaveConnectionsOfTheirOwn(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	given := srv.Client().Transport.(*http.Transport)
+	// The test server's client has spoken HTTP/2 once: its ALPN list offers h2.
+	proto := func(rt http.RoundTripper) string {
+		t.Helper()
+		resp, err := (&http.Client{Transport: rt}).Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	api := tuneTransport(given)
+	if got := proto(api); got != "HTTP/2.0" {
+		t.Errorf("API calls speak %s, want HTTP/2.0", got)
+	}
+	up := uploadTransport(api)
+	if got := proto(up); got != "HTTP/1.1" {
+		t.Errorf("uploads speak %s, want HTTP/1.1", got)
+	}
+	if got := proto(api); got != "HTTP/2.0" {
+		t.Errorf("after the uploads' transport was made, API calls speak %s", got)
+	}
+	tr := up.(*http.Transport)
+	if tr.ResponseHeaderTimeout != ResponseHeaderTimeout || tr.MaxIdleConnsPerHost < 64 {
+		t.Errorf("the uploads' transport lost the tuning: %+v", tr)
+	}
+	type wrapped struct{ http.RoundTripper }
+	w := wrapped{api}
+	if uploadTransport(w) != w {
+		t.Error("a transport that is not an *http.Transport is used as it is")
 	}
 }
