@@ -13,9 +13,9 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
 )
 
-// The aims of issue 5.
+// The aims of issue 5 (the ratio's, 0.5 then, lowered to 0.30 by issue 11).
 const (
-	aimRatio         = 0.5
+	aimRatio         = 0.30
 	aimPeakRSS int64 = 128 << 20
 )
 
@@ -154,7 +154,7 @@ func (r results) rows(bold func(string) string) []row {
 		out = append(out,
 			row{fmt.Sprintf("1. provision wall time (%s), provisioner: median of %d", r.fig1Label(), len(r.provisioner)), formatSeconds(r.provMedian), "", "", ""},
 			row{fmt.Sprintf("1. the same calls by a plain sequential client: median of %d", len(r.sequential)), formatSeconds(r.seqMedian), "", "", ""},
-			row{"1. " + bold("ratio provisioner / sequential"), bold(fmt.Sprintf("%.2f", r.ratio)), fmt.Sprintf("≤ %.1f", aimRatio), ratioVerdict(r.ratio), r.load[1]})
+			row{"1. " + bold("ratio provisioner / sequential"), bold(fmt.Sprintf("%.2f", r.ratio)), fmt.Sprintf("≤ %.2f", aimRatio), ratioVerdict(r.ratio), r.load[1]})
 	} else {
 		skipped(1, "provision wall time")
 	}
