@@ -1,9 +1,11 @@
 package activities_test
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -255,32 +257,78 @@ func controlPlaneCalls(sim *cdesim.Sim) int {
 	return n
 }
 
+// controlPlaneOps counts the CDP control-plane requests in the simulator's log by operation: the
+// path after /api/v1/ (de/listServices, de/describeService, de/listVcs, de/describeVc,
+// datalake/listDatalakes, datalake/describeDatalake).
+func controlPlaneOps(sim *cdesim.Sim) map[string]int {
+	ops := map[string]int{}
+	for _, r := range sim.Requests() {
+		if r.Target == "controlplane" {
+			ops[strings.TrimPrefix(r.Path, "/api/v1/")]++
+		}
+	}
+	return ops
+}
+
+// The control-plane calls of a check of a running service and virtual cluster: with nothing
+// kept, the listings and both describes; with their ids and facts kept, the two listings only.
+var (
+	coldCheck = map[string]int{"de/listServices": 1, "de/describeService": 1, "de/listVcs": 1, "de/describeVc": 1}
+	warmCheck = map[string]int{"de/listServices": 1, "de/listVcs": 1}
+	// hostsLookup is the idbroker hosts' lookup (ResolveInput.IDBrokerHosts).
+	hostsLookup = map[string]int{"datalake/listDatalakes": 1, "datalake/describeDatalake": 1}
+)
+
+// plus is the union of counts of calls.
+func plus(ms ...map[string]int) map[string]int {
+	sum := map[string]int{}
+	for _, m := range ms {
+		for op, n := range m {
+			sum[op] += n
+		}
+	}
+	return sum
+}
+
 // withLookups gives acts a cache that keeps answers longer than any test runs.
 func withLookups(acts *activities.Activities) *activities.Activities {
 	acts.Lookups = activities.NewLookups(time.Hour)
 	return acts
 }
 
-// Within the TTL a provision's check asks CDP nothing, but the job's owner is asked every time:
-// another component may have taken the name since.
-func TestResolveTargetKeepsARunningTargetButChecksTheOwnerEveryTime(t *testing.T) {
+// demoInput is the check of the demo service and virtual cluster, with the fields to blame.
+func demoInput() activities.ResolveInput {
+	return activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, ServiceField: "svc", ClusterField: "vc"}
+}
+
+// Within the TTL a check lists the service and its virtual clusters (whether they exist and run
+// is never kept) but describes neither, and answers the target a check with nothing kept
+// answers. The job's owner is asked every time: another component may have taken the name since.
+func TestAWarmResolveOnlyListsAndChecksTheOwnerEveryTime(t *testing.T) {
 	acts, sim := newActivities(t)
 	env := activityEnv(t, withLookups(acts))
 	const a, b = "urn:dmb:cmp:fin:cash:0:wl", "urn:dmb:cmp:fin:other:0:wl"
 	const jobName = "fin-cash-0-wl-development"
-	in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, ServiceField: "svc", ClusterField: "vc",
-		JobName: jobName, ComponentID: a, JobField: "jobName"}
+	in := demoInput()
+	in.JobName, in.ComponentID, in.JobField = jobName, a, "jobName"
 
 	first := resolve(t, env, acts, in)
 	require.Empty(t, first.Problems)
-	assert.Positive(t, controlPlaneCalls(sim), "the first check asks CDP")
+	assert.Equal(t, coldCheck, controlPlaneOps(sim), "nothing kept yet: listed and described")
+	vc, ok := sim.VC(cdesim.DemoService, cdesim.DemoVC)
+	require.True(t, ok)
+	svc, ok := sim.Service(cdesim.DemoService)
+	require.True(t, ok)
+	assert.Equal(t, activities.Target{ServiceName: cdesim.DemoService, ServiceID: svc.ClusterID, EnvironmentCRN: svc.EnvironmentCRN,
+		ClusterFqdn: svc.ClusterFqdn, ClusterName: cdesim.DemoVC, VcID: vc.VCID, VcAPIURL: vc.APIURL,
+		VcUIURL: strings.TrimSuffix(vc.APIURL, "/api/v1") + "/ui/"}, first.Target)
 
 	// Another component deploys a job of that name meanwhile.
 	require.NoError(t, sim.PutJob(first.Target.VcID, []byte(`{"name":"`+jobName+`","type":"spark",
 		"spark":{"file":"app.jar","className":"com.example.App","conf":{"`+descriptor.ConfOwnerKey+`":"`+b+`"}}}`)))
 	sim.ResetRequests()
 	second := resolve(t, env, acts, in)
-	assert.Equal(t, 0, controlPlaneCalls(sim), "kept: no CDP call")
+	assert.Equal(t, warmCheck, controlPlaneOps(sim), "kept: the two listings, no describe")
 	assert.Equal(t, first.Target, second.Target)
 	require.Len(t, second.Problems, 1, "the owner is checked on the kept target")
 	assert.Equal(t, "jobName", second.Problems[0].Field)
@@ -292,87 +340,283 @@ func TestResolveTargetKeepsARunningTargetButChecksTheOwnerEveryTime(t *testing.T
 	assert.True(t, ownerAsked, "the jobs API is asked for the job: %+v", sim.Requests())
 }
 
-// Only positive answers are kept: a service or virtual cluster that is not running is asked
-// again at every check, so one that starts is seen at once.
-func TestResolveTargetNeverKeepsATargetThatIsNotRunning(t *testing.T) {
-	tests := []struct {
-		name, service, cluster string
-		message                string
-		start                  func(t *testing.T, sim *cdesim.Sim)
-	}{
-		{"virtual cluster being installed", "cde-stage", "vc-stage", "not properly activated", func(t *testing.T, sim *cdesim.Sim) {
-			vc, ok := sim.VC("cde-stage", "vc-stage")
+// With the service's id kept, the listing of its virtual clusters does not wait for the listing
+// of the services: both are asked at once (each is held here until the other has arrived).
+func TestAWarmResolveListsTheServiceAndItsClustersSideBySide(t *testing.T) {
+	acts, sim := newActivities(t)
+	env := activityEnv(t, withLookups(acts))
+	in := demoInput()
+	first := resolve(t, env, acts, in)
+	require.Empty(t, first.Problems)
+
+	releaseServices := sim.Block("POST /api/v1/de/listServices")
+	releaseVcs := sim.Block("POST /api/v1/de/listVcs")
+	defer releaseServices()
+	defer releaseVcs()
+	type answer struct {
+		res activities.Resolution
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		var a answer
+		val, err := env.ExecuteActivity(acts.ResolveTarget, in)
+		if a.err = err; err == nil {
+			a.err = val.Get(&a.res)
+		}
+		done <- a
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, sim.AwaitBlocked(ctx, 2), "both listings held at once")
+	releaseServices()
+	releaseVcs()
+	got := <-done
+	require.NoError(t, got.err)
+	assert.Empty(t, got.res.Problems)
+	assert.Equal(t, first.Target, got.res.Target)
+}
+
+// Whether the service and the virtual cluster run is asked at every check: one stopped or
+// deleted after a check that kept their facts is reported at the next check, as the reference
+// reports it, and one started again is usable at once (its facts, kept by its id, still hold).
+func TestResolveTargetReportsAtOnceAKeptClusterOrServiceThatStopped(t *testing.T) {
+	vcStatus := func(status string) func(*testing.T, *cdesim.Sim) {
+		return func(t *testing.T, sim *cdesim.Sim) {
+			vc, ok := sim.VC(cdesim.DemoService, cdesim.DemoVC)
 			require.True(t, ok)
-			require.NoError(t, sim.SetVCStatus(vc.VCID, cdesim.StatusVCRunning))
-		}},
-		{"service not running", cdesim.DemoService, cdesim.DemoVC, "CDE Service", func(t *testing.T, sim *cdesim.Sim) {
+			require.NoError(t, sim.SetVCStatus(vc.VCID, status))
+		}
+	}
+	serviceStatus := func(status string) func(*testing.T, *cdesim.Sim) {
+		return func(t *testing.T, sim *cdesim.Sim) {
 			svc, ok := sim.Service(cdesim.DemoService)
 			require.True(t, ok)
-			require.NoError(t, sim.SetServiceStatus(svc.ClusterID, cdesim.StatusServiceRunning))
-		}},
+			require.NoError(t, sim.SetServiceStatus(svc.ClusterID, status))
+		}
+	}
+	tests := []struct {
+		name         string
+		stop, start  func(*testing.T, *cdesim.Sim)
+		field, rule  string
+		message      string
+		startedAgain bool
+	}{
+		{"virtual cluster stopped", vcStatus("AppDeleting"), vcStatus(cdesim.StatusVCRunning),
+			"vc", descriptor.ClusterNotActive.Message, `virtual cluster "vc-dev" is AppDeleting`, true},
+		{"virtual cluster deleted", vcStatus(cdesim.StatusVCDeleted), nil,
+			"vc", descriptor.ClusterRecentlyDeleted.Message, "dex-app-dev00001", false},
+		{"service stopped", serviceStatus("ClusterDeletionInProgress"), serviceStatus(cdesim.StatusServiceRunning),
+			"svc", descriptor.ServiceNotRunning.Message, `service "cde-dev" is ClusterDeletionInProgress`, true},
+		{"service deleted", serviceStatus(cdesim.StatusServiceDeleted), nil,
+			"svc", descriptor.ServiceRecentlyDeleted.Message, "cluster-dev00001", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			acts, sim := newActivities(t)
 			env := activityEnv(t, withLookups(acts))
-			if tt.service == cdesim.DemoService {
+			in := demoInput()
+			first := resolve(t, env, acts, in)
+			require.Empty(t, first.Problems)
+			sim.ResetRequests()
+			require.Empty(t, resolve(t, env, acts, in).Problems)
+			require.Equal(t, warmCheck, controlPlaneOps(sim), "everything kept")
+
+			tt.stop(t, sim)
+			sim.ResetRequests()
+			res := resolve(t, env, acts, in)
+			require.Len(t, res.Problems, 1, "reported at the next check")
+			assert.Equal(t, tt.field, res.Problems[0].Field)
+			assert.True(t, strings.HasPrefix(res.Problems[0].Message, tt.rule), "the reference's message first: %q", res.Problems[0].Message)
+			assert.Contains(t, res.Problems[0].Message, tt.message)
+			assert.Equal(t, warmCheck, controlPlaneOps(sim), "seen in the listings, nothing described")
+
+			if !tt.startedAgain {
+				return
+			}
+			tt.start(t, sim)
+			sim.ResetRequests()
+			again := resolve(t, env, acts, in)
+			assert.Empty(t, again.Problems, "running again: usable at the next check")
+			assert.Equal(t, first.Target, again.Target)
+			assert.Equal(t, warmCheck, controlPlaneOps(sim))
+		})
+	}
+}
+
+// What is kept is keyed by the ids the listings return: a service or virtual cluster deleted
+// and created again under the same name has new ids, and is described anew.
+func TestResolveTargetDescribesAnewAServiceOrClusterCreatedAgainUnderTheSameName(t *testing.T) {
+	t.Run("virtual cluster", func(t *testing.T) {
+		acts, sim := newActivities(t)
+		env := activityEnv(t, withLookups(acts))
+		in := demoInput()
+		old := resolve(t, env, acts, in)
+		require.Empty(t, old.Problems)
+
+		require.NoError(t, sim.SetVCStatus(old.Target.VcID, cdesim.StatusVCDeleted))
+		created, err := sim.AddVC(context.Background(), old.Target.ServiceID, cdesim.VCSeed{Name: cdesim.DemoVC, VCID: "dex-app-dev00002"})
+		require.NoError(t, err)
+		require.NotEqual(t, old.Target.VcAPIURL, created.APIURL)
+
+		sim.ResetRequests()
+		res := resolve(t, env, acts, in)
+		require.Empty(t, res.Problems)
+		assert.Equal(t, created.VCID, res.Target.VcID)
+		assert.Equal(t, created.APIURL, res.Target.VcAPIURL, "the new cluster's jobs API")
+		assert.Equal(t, old.Target.ClusterFqdn, res.Target.ClusterFqdn)
+		assert.Equal(t, plus(warmCheck, map[string]int{"de/describeVc": 1}), controlPlaneOps(sim),
+			"the new cluster described; the service's facts still hold")
+
+		sim.ResetRequests()
+		assert.Equal(t, res.Target, resolve(t, env, acts, in).Target)
+		assert.Equal(t, warmCheck, controlPlaneOps(sim), "kept from then on")
+	})
+	t.Run("service", func(t *testing.T) {
+		acts, sim := newActivities(t)
+		env := activityEnv(t, withLookups(acts))
+		in := demoInput()
+		old := resolve(t, env, acts, in)
+		require.Empty(t, old.Problems)
+
+		require.NoError(t, sim.SetServiceStatus(old.Target.ServiceID, cdesim.StatusServiceDeleted))
+		created, err := sim.AddService(context.Background(), cdesim.ServiceSeed{Name: cdesim.DemoService, ClusterID: "cluster-dev00002",
+			EnvironmentName: cdesim.DemoEnvironment, EnvironmentCRN: cdesim.DemoEnvironmentCRN, Status: cdesim.StatusServiceRunning,
+			VirtualClusters: []cdesim.VCSeed{{Name: cdesim.DemoVC, VCID: "dex-app-dev00002", Status: cdesim.StatusVCRunning}}})
+		require.NoError(t, err)
+		require.Len(t, created.VCs, 1)
+		require.NotEqual(t, old.Target.ClusterFqdn, created.ClusterFqdn)
+
+		sim.ResetRequests()
+		res := resolve(t, env, acts, in)
+		require.Empty(t, res.Problems)
+		assert.Equal(t, activities.Target{ServiceName: cdesim.DemoService, ServiceID: created.ClusterID, EnvironmentCRN: created.EnvironmentCRN,
+			ClusterFqdn: created.ClusterFqdn, ClusterName: cdesim.DemoVC, VcID: created.VCs[0].VCID, VcAPIURL: created.VCs[0].APIURL,
+			VcUIURL: strings.TrimSuffix(created.VCs[0].APIURL, "/api/v1") + "/ui/"}, res.Target)
+		assert.Equal(t, plus(coldCheck, map[string]int{"de/listVcs": 1}), controlPlaneOps(sim),
+			"the new service and cluster described (and the clusters of the old id listed beside, in vain)")
+
+		sim.ResetRequests()
+		assert.Equal(t, res.Target, resolve(t, env, acts, in).Target)
+		assert.Equal(t, warmCheck, controlPlaneOps(sim), "kept from then on")
+	})
+}
+
+// Only what describes a running service or virtual cluster is kept: one that is not running is
+// never described, and is described at the first check that finds it running.
+func TestResolveTargetKeepsTheFactsOfRunningOnesOnly(t *testing.T) {
+	tests := []struct {
+		name, service, cluster string
+		stopped                func(t *testing.T, sim *cdesim.Sim)
+		message                string
+		whileStopped           map[string]int // the calls of each check while it is not running
+		start                  func(t *testing.T, sim *cdesim.Sim)
+		once                   map[string]int // the calls of the first check that finds it running
+	}{
+		{"virtual cluster being installed", "cde-stage", "vc-stage", func(*testing.T, *cdesim.Sim) {},
+			descriptor.ClusterNotActive.Message,
+			// The running service's id and facts are kept: after the first check, the listings only.
+			warmCheck,
+			func(t *testing.T, sim *cdesim.Sim) {
+				vc, ok := sim.VC("cde-stage", "vc-stage")
+				require.True(t, ok)
+				require.NoError(t, sim.SetVCStatus(vc.VCID, cdesim.StatusVCRunning))
+			},
+			plus(warmCheck, map[string]int{"de/describeVc": 1})},
+		{"service not running", cdesim.DemoService, cdesim.DemoVC, func(t *testing.T, sim *cdesim.Sim) {
+			svc, ok := sim.Service(cdesim.DemoService)
+			require.True(t, ok)
+			require.NoError(t, sim.SetServiceStatus(svc.ClusterID, "ClusterCreationInProgress"))
+		},
+			descriptor.ServiceNotRunning.Message,
+			// Not even its id is kept: the listing of the services only.
+			map[string]int{"de/listServices": 1},
+			func(t *testing.T, sim *cdesim.Sim) {
 				svc, ok := sim.Service(cdesim.DemoService)
 				require.True(t, ok)
-				require.NoError(t, sim.SetServiceStatus(svc.ClusterID, "ClusterCreationInProgress"))
-			}
+				require.NoError(t, sim.SetServiceStatus(svc.ClusterID, cdesim.StatusServiceRunning))
+			},
+			coldCheck},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acts, sim := newActivities(t)
+			env := activityEnv(t, withLookups(acts))
+			tt.stopped(t, sim)
 			in := activities.ResolveInput{Service: tt.service, Cluster: tt.cluster, ServiceField: "svc", ClusterField: "vc"}
-			for i := range 2 {
+			for i := range 3 {
 				sim.ResetRequests()
 				res := resolve(t, env, acts, in)
 				require.Len(t, res.Problems, 1, "check %d", i)
-				assert.Contains(t, res.Problems[0].Message, tt.message)
-				assert.Positive(t, controlPlaneCalls(sim), "check %d asks CDP", i)
+				assert.True(t, strings.HasPrefix(res.Problems[0].Message, tt.message), "check %d: %q", i, res.Problems[0].Message)
+				if i > 0 {
+					assert.Equal(t, tt.whileStopped, controlPlaneOps(sim), "check %d", i)
+				}
 			}
 			tt.start(t, sim)
+			sim.ResetRequests()
 			res := resolve(t, env, acts, in)
 			assert.Empty(t, res.Problems, "running now: seen at the next check")
 			assert.NotEmpty(t, res.Target.VcAPIURL)
+			assert.Equal(t, tt.once, controlPlaneOps(sim), "described once running")
+
+			sim.ResetRequests()
+			assert.Equal(t, res.Target, resolve(t, env, acts, in).Target)
+			assert.Equal(t, warmCheck, controlPlaneOps(sim), "kept from then on")
 		})
 	}
 }
 
 func TestResolveTargetWithoutCacheAsksCDPEveryTime(t *testing.T) {
-	for name, lookups := range map[string]*activities.Lookups{"no Lookups": nil, "TTL 0": activities.NewLookups(0)} {
+	for name, lookups := range map[string]*activities.Lookups{
+		"no Lookups": nil, "TTL 0": activities.NewLookups(0), "TTL 0, literal": {},
+	} {
 		t.Run(name, func(t *testing.T) {
 			acts, sim := newActivities(t)
 			acts.Lookups = lookups
 			env := activityEnv(t, acts)
-			in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, IDBrokerHosts: true}
-			for i := range 2 {
+			in := demoInput()
+			in.IDBrokerHosts = true
+			var first activities.Target
+			for i := range 3 {
 				sim.ResetRequests()
 				res := resolve(t, env, acts, in)
 				require.Empty(t, res.Problems)
 				assert.Equal(t, []string{"10.10.1.10", "10.10.1.11"}, res.IDBrokerHosts)
-				assert.Positive(t, controlPlaneCalls(sim), "check %d asks CDP", i)
+				assert.Equal(t, plus(coldCheck, hostsLookup), controlPlaneOps(sim), "check %d asks CDP everything", i)
+				if i == 0 {
+					first = res.Target
+				}
+				assert.Equal(t, first, res.Target)
 			}
 		})
 	}
 }
 
-// A provision's check also looks up the idbroker hosts; kept like the target.
+// A provision's check also looks up the idbroker hosts; kept like the rest.
 func TestResolveTargetLooksUpAndKeepsTheIDBrokerHosts(t *testing.T) {
 	acts, sim := newActivities(t)
 	env := activityEnv(t, withLookups(acts))
-	in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, IDBrokerHosts: true}
+	in := demoInput()
+	in.IDBrokerHosts = true
 	want := []string{"10.10.1.10", "10.10.1.11"}
 
-	assert.Empty(t, resolve(t, env, acts, activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC}).IDBrokerHosts,
-		"asked only when the input says so")
+	assert.Empty(t, resolve(t, env, acts, demoInput()).IDBrokerHosts, "asked only when the input says so")
+	assert.Equal(t, coldCheck, controlPlaneOps(sim), "no datalake call")
+
+	sim.ResetRequests()
 	first := resolve(t, env, acts, in)
 	require.Empty(t, first.Problems)
 	assert.Equal(t, want, first.IDBrokerHosts)
+	assert.Equal(t, plus(warmCheck, hostsLookup), controlPlaneOps(sim))
 
 	sim.ResetRequests()
 	second := resolve(t, env, acts, in)
 	assert.Equal(t, want, second.IDBrokerHosts)
-	assert.Equal(t, 0, controlPlaneCalls(sim), "hosts and target kept")
+	assert.Equal(t, warmCheck, controlPlaneOps(sim), "hosts kept")
 
 	// The activity of the runs before the lean ones reads the same cache.
+	sim.ResetRequests()
 	val, err := env.ExecuteActivity(acts.IDBrokerHosts, first.Target)
 	require.NoError(t, err)
 	var hosts []string
@@ -382,8 +626,9 @@ func TestResolveTargetLooksUpAndKeepsTheIDBrokerHosts(t *testing.T) {
 }
 
 // A jobs-API request that fails for good in a way that says the virtual cluster may not be what
-// CDP said drops the kept target: the next check asks CDP again. A failure about the object asked
-// for keeps it.
+// CDP said drops what is kept of it, its service and its environment: the next check describes
+// them again, and looks the idbroker hosts up again. A failure about the object asked for keeps
+// it all.
 func TestAJobsAPIFailureThatSuggestsAStaleTargetDropsIt(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -415,8 +660,12 @@ func TestAJobsAPIFailureThatSuggestsAStaleTargetDropsIt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			acts, sim := newActivities(t)
 			env := activityEnv(t, withLookups(acts))
-			in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC}
+			in := demoInput()
+			in.IDBrokerHosts = true
 			target := resolve(t, env, acts, in).Target
+			sim.ResetRequests()
+			require.Equal(t, target, resolve(t, env, acts, in).Target)
+			require.Equal(t, warmCheck, controlPlaneOps(sim), "everything kept")
 
 			tt.fail(sim)
 			require.Error(t, tt.call(env, acts, target), "the jobs-API call fails")
@@ -427,31 +676,46 @@ func TestAJobsAPIFailureThatSuggestsAStaleTargetDropsIt(t *testing.T) {
 			require.Empty(t, res.Problems)
 			assert.Equal(t, target, res.Target)
 			if tt.forget {
-				assert.Positive(t, controlPlaneCalls(sim), "dropped: the next check asks CDP")
+				assert.Equal(t, plus(coldCheck, hostsLookup), controlPlaneOps(sim), "dropped: described and looked up again")
+				sim.ResetRequests()
+				resolve(t, env, acts, in)
+				assert.Equal(t, warmCheck, controlPlaneOps(sim), "kept again")
 			} else {
-				assert.Equal(t, 0, controlPlaneCalls(sim), "kept")
+				assert.Equal(t, warmCheck, controlPlaneOps(sim), "kept")
 			}
 		})
 	}
 }
 
-// An unprovision's check is fresh: a kept target is not used (a cluster deleted since must be
-// reported gone, so that the deletes are skipped), and the fresh answer is kept for the others.
+// An unprovision's check is fresh: nothing kept is used (it lists the services without guessing
+// their id, and describes the service and cluster again), and what it finds is kept for the
+// others.
 func TestAFreshResolveAsksCDPWhateverIsKept(t *testing.T) {
 	acts, sim := newActivities(t)
 	env := activityEnv(t, withLookups(acts))
-	in := activities.ResolveInput{Service: cdesim.DemoService, Cluster: cdesim.DemoVC, ServiceField: "svc", ClusterField: "vc"}
+	in := demoInput()
 	first := resolve(t, env, acts, in)
 	require.Empty(t, first.Problems)
 
-	sim.ResetRequests()
 	fresh := in
 	fresh.Fresh = true
-	again := resolve(t, env, acts, fresh)
-	assert.Positive(t, controlPlaneCalls(sim), "a fresh check asks CDP")
-	assert.Equal(t, first.Target, again.Target)
+	for i := range 2 {
+		sim.ResetRequests()
+		again := resolve(t, env, acts, fresh)
+		assert.Equal(t, coldCheck, controlPlaneOps(sim), "fresh check %d describes again", i)
+		assert.Equal(t, first.Target, again.Target)
+	}
 
 	sim.ResetRequests()
-	resolve(t, env, acts, in)
-	assert.Zero(t, controlPlaneCalls(sim), "what the fresh check found is kept")
+	assert.Equal(t, first.Target, resolve(t, env, acts, in).Target)
+	assert.Equal(t, warmCheck, controlPlaneOps(sim), "what the fresh check found is kept")
+
+	// A fresh check reports at once a cluster deleted since, as any check does.
+	require.NoError(t, sim.SetVCStatus(first.Target.VcID, cdesim.StatusVCDeleted))
+	sim.ResetRequests()
+	gone := resolve(t, env, acts, fresh)
+	require.Len(t, gone.Problems, 1)
+	assert.Equal(t, "vc", gone.Problems[0].Field)
+	assert.True(t, strings.HasPrefix(gone.Problems[0].Message, descriptor.ClusterRecentlyDeleted.Message), gone.Problems[0].Message)
+	assert.Equal(t, map[string]int{"de/listServices": 1, "de/describeService": 1, "de/listVcs": 1}, controlPlaneOps(sim))
 }

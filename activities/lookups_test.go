@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,52 +30,121 @@ func newTestLookups(ttl time.Duration) (*Lookups, *fakeClock) {
 	return l, clock
 }
 
-func lookupTarget(vc string) Target {
-	return Target{ServiceName: "cde-dev", ServiceID: "cluster-1", EnvironmentCRN: "crn:env:" + vc, ClusterFqdn: "svc.example",
-		ClusterName: vc, VcID: "id-" + vc, VcAPIURL: "https://" + vc + ".example/dex/api/v1"}
+// lookupTarget is a resolved target of virtual cluster vc in the service named service, whose
+// cluster id is clusterID and environment env.
+func lookupTarget(service, clusterID, env, vc string) Target {
+	return Target{ServiceName: service, ServiceID: clusterID, EnvironmentCRN: "crn:env:" + env, ClusterFqdn: clusterID + ".example",
+		ClusterName: vc, VcID: "id-" + vc, VcAPIURL: "https://" + vc + ".example/dex/api/v1", VcUIURL: "https://" + vc + ".example/dex/ui/"}
+}
+
+// keepAll keeps what a resolve of t keeps: the service's id under its name, what describeService
+// and describeVc said, and the idbroker hosts of its environment.
+func keepAll(l *Lookups, t Target, hosts ...string) {
+	l.keepServiceID(t.ServiceName, t.ServiceID)
+	l.keepServiceFacts(t.ServiceID, serviceFacts{environmentCRN: t.EnvironmentCRN, clusterFqdn: t.ClusterFqdn})
+	l.keepClusterFacts(t.ServiceID, t.VcID, clusterFacts{apiURL: t.VcAPIURL, uiURL: t.VcUIURL})
+	if len(hosts) == 0 {
+		hosts = []string{"10.0.0.1"}
+	}
+	l.keepIDBrokerHosts(t.EnvironmentCRN, hosts)
+}
+
+// assertKeepsAll checks that l answers for t what keepAll kept.
+func assertKeepsAll(t *testing.T, l *Lookups, tg Target, hosts ...string) {
+	t.Helper()
+	if len(hosts) == 0 {
+		hosts = []string{"10.0.0.1"}
+	}
+	id, ok := l.serviceID(tg.ServiceName)
+	if assert.True(t, ok, "the id of service %s", tg.ServiceName) {
+		assert.Equal(t, tg.ServiceID, id)
+	}
+	sf, ok := l.serviceFacts(tg.ServiceID)
+	if assert.True(t, ok, "the facts of service %s", tg.ServiceID) {
+		assert.Equal(t, serviceFacts{environmentCRN: tg.EnvironmentCRN, clusterFqdn: tg.ClusterFqdn}, sf)
+	}
+	cf, ok := l.clusterFacts(tg.ServiceID, tg.VcID)
+	if assert.True(t, ok, "the facts of virtual cluster %s", tg.VcID) {
+		assert.Equal(t, clusterFacts{apiURL: tg.VcAPIURL, uiURL: tg.VcUIURL}, cf)
+	}
+	got, ok := l.idBrokerHosts(tg.EnvironmentCRN)
+	if assert.True(t, ok, "the hosts of environment %s", tg.EnvironmentCRN) {
+		assert.Equal(t, hosts, got)
+	}
+}
+
+// assertKeepsNone checks that l answers nothing for t.
+func assertKeepsNone(t *testing.T, l *Lookups, tg Target) {
+	t.Helper()
+	_, ok := l.serviceID(tg.ServiceName)
+	assert.False(t, ok, "the id of service %s", tg.ServiceName)
+	_, ok = l.serviceFacts(tg.ServiceID)
+	assert.False(t, ok, "the facts of service %s", tg.ServiceID)
+	_, ok = l.clusterFacts(tg.ServiceID, tg.VcID)
+	assert.False(t, ok, "the facts of virtual cluster %s", tg.VcID)
+	_, ok = l.idBrokerHosts(tg.EnvironmentCRN)
+	assert.False(t, ok, "the hosts of environment %s", tg.EnvironmentCRN)
 }
 
 func TestLookupsKeepAnswersForTheirTTL(t *testing.T) {
-	l, clock := newTestLookups(30 * time.Second)
-	want := lookupTarget("vc-a")
-	l.keepTarget("cde-dev", "vc-a", want)
-	l.keepIDBrokerHosts(want.EnvironmentCRN, []string{"10.0.0.1"})
+	const ttl = 30 * time.Second
+	l, clock := newTestLookups(ttl)
+	a := lookupTarget("cde-dev", "cluster-1", "1", "vc-a")
+	keepAll(l, a)
 
-	clock.advance(30*time.Second - time.Nanosecond)
-	got, ok := l.target("cde-dev", "vc-a")
-	require.True(t, ok, "fresh until the TTL is over")
-	assert.Equal(t, want, got)
-	hosts, ok := l.idBrokerHosts(want.EnvironmentCRN)
-	require.True(t, ok)
-	assert.Equal(t, []string{"10.0.0.1"}, hosts)
-	_, ok = l.target("cde-dev", "vc-b")
-	assert.False(t, ok, "another cluster name is another entry")
-	_, ok = l.target("cde-other", "vc-a")
-	assert.False(t, ok, "the same cluster name in another service is another entry")
+	clock.advance(ttl - time.Nanosecond)
+	assertKeepsAll(t, l, a)
+
+	// Every answer is keyed by what it is about, and only by that.
+	_, ok := l.serviceID("cde-other")
+	assert.False(t, ok, "another service name")
+	_, ok = l.serviceFacts("cluster-2")
+	assert.False(t, ok, "another service id")
+	_, ok = l.clusterFacts("cluster-1", "id-vc-b")
+	assert.False(t, ok, "another virtual cluster of the service")
+	_, ok = l.clusterFacts("cluster-2", a.VcID)
+	assert.False(t, ok, "the same vc id under another service id")
+	_, ok = l.idBrokerHosts("crn:env:2")
+	assert.False(t, ok, "another environment")
 
 	clock.advance(time.Nanosecond)
-	_, ok = l.target("cde-dev", "vc-a")
-	assert.False(t, ok, "expired at TTL")
-	_, ok = l.idBrokerHosts(want.EnvironmentCRN)
-	assert.False(t, ok, "expired at TTL")
+	assertKeepsNone(t, l, a) // expired at TTL
 
 	// Kept again, fresh again from then on.
-	l.keepTarget("cde-dev", "vc-a", want)
-	_, ok = l.target("cde-dev", "vc-a")
-	assert.True(t, ok)
+	keepAll(l, a)
+	assertKeepsAll(t, l, a)
+}
+
+// An answer kept again replaces the one kept before, and lasts TTL from then.
+func TestLookupsKeepingAgainReplacesAndRenews(t *testing.T) {
+	const ttl = 30 * time.Second
+	l, clock := newTestLookups(ttl)
+	old := lookupTarget("cde-dev", "cluster-1", "1", "vc-a")
+	keepAll(l, old, "10.0.0.1")
+
+	clock.advance(ttl / 2)
+	renewed := old
+	renewed.ClusterFqdn, renewed.VcAPIURL, renewed.VcUIURL = "other.example", "https://other.example/dex/api/v1", ""
+	keepAll(l, renewed, "10.0.0.9")
+	l.keepServiceID("cde-dev", "cluster-1")
+
+	clock.advance(ttl/2 + time.Nanosecond) // past the first keep's TTL, within the second's
+	assertKeepsAll(t, l, renewed, "10.0.0.9")
+
+	l.keepServiceID("cde-dev", "cluster-9") // the name now stands for another service
+	id, ok := l.serviceID("cde-dev")
+	require.True(t, ok)
+	assert.Equal(t, "cluster-9", id)
 }
 
 func TestLookupsWithoutTTLKeepNothing(t *testing.T) {
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		t.Run(fmt.Sprint(ttl), func(t *testing.T) {
 			l, _ := newTestLookups(ttl)
-			tg := lookupTarget("vc-a")
-			l.keepTarget("cde-dev", "vc-a", tg)
-			l.keepIDBrokerHosts(tg.EnvironmentCRN, []string{"10.0.0.1"})
-			_, ok := l.target("cde-dev", "vc-a")
-			assert.False(t, ok)
-			_, ok = l.idBrokerHosts(tg.EnvironmentCRN)
-			assert.False(t, ok)
+			a := lookupTarget("cde-dev", "cluster-1", "1", "vc-a")
+			keepAll(l, a)
+			assertKeepsNone(t, l, a)
+			assert.NotPanics(t, func() { l.Forget(a) })
 		})
 	}
 }
@@ -82,70 +152,86 @@ func TestLookupsWithoutTTLKeepNothing(t *testing.T) {
 // The Activities of a test (or a worker built by hand) may have no Lookups at all.
 func TestNilLookupsAreSafeAndKeepNothing(t *testing.T) {
 	var l *Lookups
-	tg := lookupTarget("vc-a")
+	a := lookupTarget("cde-dev", "cluster-1", "1", "vc-a")
 	assert.NotPanics(t, func() {
-		l.keepTarget("cde-dev", "vc-a", tg)
-		l.keepIDBrokerHosts(tg.EnvironmentCRN, []string{"10.0.0.1"})
-		l.Forget(tg)
+		keepAll(l, a)
+		assertKeepsNone(t, l, a)
+		l.Forget(a)
+		l.Forget(Target{})
 	})
-	_, ok := l.target("cde-dev", "vc-a")
-	assert.False(t, ok)
-	_, ok = l.idBrokerHosts(tg.EnvironmentCRN)
-	assert.False(t, ok)
 }
 
-// A Lookups built as a literal (no NewLookups, so no clock) uses the wall clock.
+// A Lookups built as a literal (no NewLookups, so no clock, and no map yet) uses the wall clock.
 func TestLookupsLiteralUsesTheWallClock(t *testing.T) {
 	l := &Lookups{TTL: time.Hour}
-	tg := lookupTarget("vc-a")
-	require.NotPanics(t, func() { l.keepTarget("cde-dev", "vc-a", tg) })
-	got, ok := l.target("cde-dev", "vc-a")
-	assert.True(t, ok)
-	assert.Equal(t, tg, got)
+	a := lookupTarget("cde-dev", "cluster-1", "1", "vc-a")
+	assert.NotPanics(t, func() { l.Forget(a) }, "nothing kept yet")
+	require.NotPanics(t, func() { keepAll(l, a) })
+	assertKeepsAll(t, l, a)
+	l.Forget(a)
+	assertKeepsNone(t, l, a)
 }
 
-func TestLookupsForgetOnlyWhatLeadsToTheVirtualCluster(t *testing.T) {
-	a, b := lookupTarget("vc-a"), lookupTarget("vc-b")
+// Forget drops what is kept of the virtual cluster of a target (by its id), of its service (by
+// its id: every virtual cluster of it, its facts, every name found to stand for it) and the hosts
+// of its environment: nothing of another service or environment.
+func TestLookupsForgetOnlyWhatLeadsToTheTarget(t *testing.T) {
+	a := lookupTarget("cde-dev", "cluster-1", "1", "vc-a")
+	b := lookupTarget("cde-dev", "cluster-1", "1", "vc-b") // another cluster of the same service
+	c := lookupTarget("cde-other", "cluster-2", "2", "vc-c")
+	alias := a
+	alias.ServiceName = "cde-dev-alias" // the same service found by another name
+
+	// What a Lookups can answer, by name.
+	entries := map[string]func(l *Lookups) bool{
+		"id of cde-dev": func(l *Lookups) bool { _, ok := l.serviceID("cde-dev"); return ok },
+		"id of cde-dev-alias": func(l *Lookups) bool {
+			_, ok := l.serviceID("cde-dev-alias")
+			return ok
+		},
+		"id of cde-other":    func(l *Lookups) bool { _, ok := l.serviceID("cde-other"); return ok },
+		"facts of cluster-1": func(l *Lookups) bool { _, ok := l.serviceFacts("cluster-1"); return ok },
+		"facts of cluster-2": func(l *Lookups) bool { _, ok := l.serviceFacts("cluster-2"); return ok },
+		"facts of vc-a":      func(l *Lookups) bool { _, ok := l.clusterFacts("cluster-1", "id-vc-a"); return ok },
+		"facts of vc-b":      func(l *Lookups) bool { _, ok := l.clusterFacts("cluster-1", "id-vc-b"); return ok },
+		"facts of vc-c":      func(l *Lookups) bool { _, ok := l.clusterFacts("cluster-2", "id-vc-c"); return ok },
+		"hosts of env 1":     func(l *Lookups) bool { _, ok := l.idBrokerHosts("crn:env:1"); return ok },
+		"hosts of env 2":     func(l *Lookups) bool { _, ok := l.idBrokerHosts("crn:env:2"); return ok },
+	}
+	serviceOfA := []string{"id of cde-dev", "id of cde-dev-alias", "facts of cluster-1", "facts of vc-a", "facts of vc-b"}
 	tests := []struct {
 		name   string
 		forget Target
+		gone   []string
 	}{
-		{"by its jobs API URL", Target{VcAPIURL: a.VcAPIURL, EnvironmentCRN: a.EnvironmentCRN}},
-		{"by its id", Target{VcID: a.VcID, EnvironmentCRN: a.EnvironmentCRN}},
-		{"the whole target", a},
+		{"the whole target", a, append(serviceOfA, "hosts of env 1")},
+		{"by its service id", Target{ServiceID: a.ServiceID}, serviceOfA},
+		{"by its vc id", Target{VcID: a.VcID}, []string{"facts of vc-a"}},
+		{"by its environment", Target{EnvironmentCRN: a.EnvironmentCRN}, []string{"hosts of env 1"}},
+		{"by names and URL only: nothing", Target{ServiceName: a.ServiceName, ClusterName: a.ClusterName, VcAPIURL: a.VcAPIURL}, nil},
+		{"an empty target: nothing", Target{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, _ := newTestLookups(time.Minute)
-			l.keepTarget("cde-dev", "vc-a", a)
-			l.keepTarget("cde-dev-alias", "vc-a", a) // the same cluster found by other names
-			l.keepTarget("cde-dev", "vc-b", b)
-			l.keepIDBrokerHosts(a.EnvironmentCRN, []string{"10.0.0.1"})
-			l.keepIDBrokerHosts(b.EnvironmentCRN, []string{"10.0.0.2"})
+			for _, tg := range []Target{a, alias, b, c} {
+				keepAll(l, tg)
+			}
+			for name, kept := range entries {
+				require.True(t, kept(l), "%s kept before", name)
+			}
 
 			l.Forget(tt.forget)
 
-			_, ok := l.target("cde-dev", "vc-a")
-			assert.False(t, ok)
-			_, ok = l.target("cde-dev-alias", "vc-a")
-			assert.False(t, ok, "whatever names it was looked up by")
-			_, ok = l.idBrokerHosts(a.EnvironmentCRN)
-			assert.False(t, ok, "the hosts of its environment")
-			got, ok := l.target("cde-dev", "vc-b")
-			assert.True(t, ok, "another virtual cluster stays")
-			assert.Equal(t, b, got)
-			hosts, ok := l.idBrokerHosts(b.EnvironmentCRN)
-			assert.True(t, ok, "another environment's hosts stay")
-			assert.Equal(t, []string{"10.0.0.2"}, hosts)
+			gone := map[string]bool{}
+			for _, name := range tt.gone {
+				gone[name] = true
+			}
+			for name, kept := range entries {
+				assert.Equal(t, !gone[name], kept(l), "%s kept after", name)
+			}
 		})
 	}
-	t.Run("a target with neither URL nor id drops no cluster", func(t *testing.T) {
-		l, _ := newTestLookups(time.Minute)
-		l.keepTarget("cde-dev", "vc-a", a)
-		l.Forget(Target{})
-		_, ok := l.target("cde-dev", "vc-a")
-		assert.True(t, ok)
-	})
 }
 
 // An environment whose datalake has no idbroker host yet is asked again: one that comes up is
@@ -170,10 +256,41 @@ func TestLookupsHostListsAreCopies(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, []string{"10.0.0.1", "10.0.0.2"}, got)
 	got[1] = "changed by a reader"
+	_ = append(got[:1], "appended by a reader")
 
 	again, ok := l.idBrokerHosts("crn:env")
 	require.True(t, ok)
 	assert.Equal(t, []string{"10.0.0.1", "10.0.0.2"}, again)
+}
+
+// The activities of a worker share one Lookups, which starts empty: a first keep may meet reads
+// and Forgets of other activities (run with -race).
+func TestLookupsAreSafeForConcurrentUse(t *testing.T) {
+	for range 20 {
+		l, _ := newTestLookups(time.Minute)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range 4 {
+			tg := lookupTarget("cde-dev", fmt.Sprint("cluster-", i%2), fmt.Sprint(i%2), fmt.Sprint("vc-", i))
+			wg.Go(func() {
+				<-start
+				keepAll(l, tg)
+			})
+			wg.Go(func() {
+				<-start
+				l.serviceID(tg.ServiceName)
+				l.serviceFacts(tg.ServiceID)
+				l.clusterFacts(tg.ServiceID, tg.VcID)
+				l.idBrokerHosts(tg.EnvironmentCRN)
+			})
+			wg.Go(func() {
+				<-start
+				l.Forget(tg)
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
 }
 
 // Which failures of the jobs API, after their retries, make the kept target suspect.
