@@ -83,23 +83,12 @@ func staleTarget(method string, err error) bool {
 // messages), not an error: validation reports it, and unprovision skips. Only a failure to ask
 // CDP is an error, transient ones retried, so a CDP outage is never mistaken for "not found".
 func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolution, error) {
-	var (
-		t      Target
-		cached bool
-	)
-	if !in.Fresh {
-		t, cached = a.Lookups.target(in.Service, in.Cluster)
+	res, err := a.lookUpTarget(ctx, in)
+	if err != nil || len(res.Problems) > 0 {
+		return res, err
 	}
-	if !cached {
-		res, err := a.lookUpTarget(ctx, in)
-		if err != nil || len(res.Problems) > 0 {
-			return res, err
-		}
-		t = res.Target
-		a.Lookups.keepTarget(in.Service, in.Cluster, t)
-	}
+	t := res.Target
 	// The owner of the job (jobs API) and the idbroker hosts (CDP) are asked side by side.
-	res := Resolution{Target: t}
 	var (
 		hostsErr error
 		wg       sync.WaitGroup
@@ -125,10 +114,37 @@ func (a *Activities) ResolveTarget(ctx context.Context, in ResolveInput) (Resolu
 }
 
 // lookUpTarget asks CDP for the service and the virtual cluster (ResolveTarget without the
-// owner check): a Target, or the problems that make it unusable.
+// owner check): a Target, or the problems that make it unusable. Their existence and status are
+// asked every time; what cannot change while they live comes from a.Lookups when kept (unless
+// in.Fresh), which saves two of the three rounds of calls.
 func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolution, error) {
 	var res Resolution
-	svc, err := a.CDP.FindService(ctx, in.Service)
+	kept := !in.Fresh
+
+	// Round 1: the service by name, and beside it the virtual clusters of the service id kept
+	// for that name (a guess, checked against the listing).
+	var (
+		svc        cde.ServiceSummary
+		err        error
+		guess      string
+		guessed    bool
+		guessVc    cde.VcSummary
+		guessVcErr error
+		wg         sync.WaitGroup
+	)
+	if kept {
+		guess, guessed = a.Lookups.serviceID(in.Service)
+	}
+	guessCtx, dropGuess := context.WithCancel(ctx)
+	defer dropGuess()
+	if guessed {
+		wg.Go(func() { guessVc, guessVcErr = a.CDP.FindVc(guessCtx, guess, in.Cluster) })
+	}
+	svc, err = a.CDP.FindService(ctx, in.Service)
+	if err != nil || svc.ClusterID != guess {
+		dropGuess() // a wrong guess (the service was created again) is not waited for
+	}
+	wg.Wait()
 	if amb, ok := errors.AsType[*cde.AmbiguousServiceError](err); ok {
 		res.Problems = append(res.Problems, a.ambiguousService(ctx, in, amb))
 		res.Ambiguous = true
@@ -150,28 +166,39 @@ func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolut
 		res.Problems = append(res.Problems, descriptor.ServiceNotRunning.At(in.ServiceField, fmt.Sprintf("service %q is %s", in.Service, orUnknown(svc.Status))))
 		return res, nil
 	}
-	// describeService (the Knox host, the environment) and listVcs need only the service's id:
-	// asked side by side, a provision waits for one round trip instead of two.
-	var (
-		desc    *cde.ServiceDescription
-		descErr error
-		wg      sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		desc, descErr = a.CDP.DescribeService(ctx, svc.ClusterID)
-	}()
-	vc, vcErr := a.CDP.FindVc(ctx, svc.ClusterID, in.Cluster)
+	a.Lookups.keepServiceID(in.Service, svc.ClusterID)
+
+	// Round 2, unless kept: describeService (the Knox host, the environment) and the virtual
+	// clusters of the service (unless the guess was right), side by side.
+	facts, known := serviceFacts{}, false
+	if kept {
+		facts, known = a.Lookups.serviceFacts(svc.ClusterID)
+	}
+	vc, vcErr := guessVc, guessVcErr
+	var descErr error
+	if !known {
+		wg.Go(func() {
+			var desc *cde.ServiceDescription
+			if desc, descErr = a.CDP.DescribeService(ctx, svc.ClusterID); descErr == nil {
+				facts = serviceFacts{environmentCRN: desc.EnvironmentCrn, clusterFqdn: desc.ClusterFqdn}
+			}
+		})
+	}
+	if !guessed || guess != svc.ClusterID {
+		vc, vcErr = a.CDP.FindVc(ctx, svc.ClusterID, in.Cluster)
+	}
 	wg.Wait()
 	if descErr != nil {
 		return res, classify("describe CDE service "+in.Service, descErr)
 	}
+	if !known && facts.clusterFqdn != "" {
+		a.Lookups.keepServiceFacts(svc.ClusterID, facts)
+	}
 	res.Target = Target{
 		ServiceName:    in.Service,
 		ServiceID:      svc.ClusterID,
-		EnvironmentCRN: desc.EnvironmentCrn,
-		ClusterFqdn:    desc.ClusterFqdn,
+		EnvironmentCRN: facts.environmentCRN,
+		ClusterFqdn:    facts.clusterFqdn,
 		ClusterName:    in.Cluster,
 	}
 	switch {
@@ -190,16 +217,28 @@ func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolut
 		res.Problems = append(res.Problems, descriptor.ClusterNotActive.At(in.ClusterField, fmt.Sprintf("virtual cluster %q is %s", in.Cluster, orUnknown(vc.Status))))
 		return res, nil
 	}
-	vcd, err := a.CDP.DescribeVc(ctx, svc.ClusterID, vc.VcID)
-	if err != nil {
-		return res, classify("describe virtual cluster "+in.Cluster, err)
+
+	// Round 3, unless kept: describeVc (the jobs API URL).
+	cf, cfKnown := clusterFacts{}, false
+	if kept {
+		cf, cfKnown = a.Lookups.clusterFacts(svc.ClusterID, vc.VcID)
+	}
+	if !cfKnown {
+		vcd, err := a.CDP.DescribeVc(ctx, svc.ClusterID, vc.VcID)
+		if err != nil {
+			return res, classify("describe virtual cluster "+in.Cluster, err)
+		}
+		cf = clusterFacts{apiURL: vcd.VcAPIURL, uiURL: firstNonEmpty(vcd.VcUIURL, vc.VcUIURL)}
 	}
 	res.Target.VcID = vc.VcID
-	res.Target.VcAPIURL = vcd.VcAPIURL
-	res.Target.VcUIURL = firstNonEmpty(vcd.VcUIURL, vc.VcUIURL)
+	res.Target.VcAPIURL = cf.apiURL
+	res.Target.VcUIURL = cf.uiURL
 	if res.Target.VcAPIURL == "" || res.Target.ClusterFqdn == "" {
 		return res, classify("describe virtual cluster "+in.Cluster,
 			fmt.Errorf("CDP reports no jobs API URL or service host for a running virtual cluster: %w", cde.ErrMalformedResponse))
+	}
+	if !cfKnown {
+		a.Lookups.keepClusterFacts(svc.ClusterID, vc.VcID, cf)
 	}
 	return res, nil
 }

@@ -6,29 +6,41 @@ import (
 	"time"
 )
 
-// Lookups keeps the control-plane answers every provision of a virtual cluster asks again: the
-// service and virtual cluster resolved to a Target, and the idbroker hosts of an environment's
-// datalake. They change when a platform team rebuilds a cluster, not between two provisions, and
-// asking costs four to six signed CDP calls in a row (half the latency of a small provision).
+// Lookups keeps, for a short while, the parts of the control plane's answers that cannot change
+// while a CDE service or virtual cluster lives: the id a service name stands for, a service's
+// host and environment (describeService), a virtual cluster's jobs API and UI URLs (describeVc),
+// and an environment's idbroker hosts. Every check of a virtual cluster asks them again, in three
+// rounds of signed CDP calls one after the other; with them kept, a check is one round: the
+// service listing beside the listing of the virtual clusters of the service id kept.
 //
-// Only positive answers are kept, for TTL: a service or cluster that is missing or not running
-// is asked again on every check, so one that is started (or created) is seen at once. A kept
-// Target is dropped as soon as a call to its jobs API shows it may be stale (Forget): no answer
-// at all, a 5xx, a refused token, or a 404 to a write, which says the virtual cluster itself is
-// gone. The worst case, a cluster stopped within TTL of a check, is a provision that fails at its
-// first jobs-API call instead of at the check, with the jobs API's error.
+// Whether the service and the virtual cluster exist and run is never kept: both listings are
+// asked at every check, so a cluster stopped, deleted or started a second ago is reported as the
+// reference provisioner reports it. What is kept is keyed by the ids those listings return, so a
+// service or cluster deleted and created again under the same name (new ids) is described anew.
+// A kept answer lasts TTL, and is dropped as soon as a jobs-API request to its virtual cluster
+// fails in a way that says it may be stale (Forget): no answer, a 5xx, a refused token, a 404 to a
+// write. The idbroker hosts can change while the datalake lives (a repair replaces its hosts):
+// TTL bounds how long a provision may use the old ones.
 //
 // The zero TTL keeps nothing. Safe for concurrent use; shared by every activity of the worker.
 type Lookups struct {
 	TTL time.Duration
 	now func() time.Time // nil: time.Now; tests replace it
 
-	mu      sync.Mutex
-	targets map[targetKey]expiring[Target]
-	hosts   map[string]expiring[[]string] // by environment CRN
+	mu       sync.Mutex
+	services map[string]expiring[string]       // service name → cluster id
+	descs    map[string]expiring[serviceFacts] // cluster id → describeService's facts
+	vcs      map[vcKey]expiring[clusterFacts]  // (cluster id, vc id) → describeVc's facts
+	hosts    map[string]expiring[[]string]     // environment CRN → idbroker hosts
 }
 
-type targetKey struct{ service, cluster string }
+// serviceFacts are what describeService says of a service for as long as it lives.
+type serviceFacts struct{ environmentCRN, clusterFqdn string }
+
+// clusterFacts are what describeVc says of a virtual cluster for as long as it lives.
+type clusterFacts struct{ apiURL, uiURL string }
+
+type vcKey struct{ clusterID, vcID string }
 
 type expiring[T any] struct {
 	v       T
@@ -50,72 +62,90 @@ func (l *Lookups) clock() time.Time {
 	return l.now()
 }
 
-// target is the kept resolution of the service and cluster names, if fresh.
-func (l *Lookups) target(service, cluster string) (Target, bool) {
+// get returns m[k] if kept and fresh.
+func get[K comparable, V any](l *Lookups, m func(*Lookups) *map[K]expiring[V], k K) (V, bool) {
+	var zero V
 	if !l.enabled() {
-		return Target{}, false
+		return zero, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.targets[targetKey{service, cluster}]
+	e, ok := (*m(l))[k]
 	if !ok || !l.clock().Before(e.expires) {
-		return Target{}, false
+		return zero, false
 	}
 	return e.v, true
 }
 
-// keepTarget keeps a complete Target whose service and cluster were both running.
-func (l *Lookups) keepTarget(service, cluster string, t Target) {
+// keep sets (*m)[k] = v for TTL.
+func keep[K comparable, V any](l *Lookups, mf func(*Lookups) *map[K]expiring[V], k K, v V) {
 	if !l.enabled() {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.targets == nil {
-		l.targets = map[targetKey]expiring[Target]{}
+	m := mf(l)
+	if *m == nil {
+		*m = map[K]expiring[V]{}
 	}
-	l.targets[targetKey{service, cluster}] = expiring[Target]{v: t, expires: l.clock().Add(l.TTL)}
+	(*m)[k] = expiring[V]{v: v, expires: l.clock().Add(l.TTL)}
+}
+
+func servicesOf(l *Lookups) *map[string]expiring[string]    { return &l.services }
+func descsOf(l *Lookups) *map[string]expiring[serviceFacts] { return &l.descs }
+func vcsOf(l *Lookups) *map[vcKey]expiring[clusterFacts]    { return &l.vcs }
+func hostsOf(l *Lookups) *map[string]expiring[[]string]     { return &l.hosts }
+
+func (l *Lookups) serviceID(name string) (string, bool) { return get(l, servicesOf, name) }
+func (l *Lookups) keepServiceID(name, clusterID string) {
+	keep(l, servicesOf, name, clusterID)
+}
+
+func (l *Lookups) serviceFacts(clusterID string) (serviceFacts, bool) {
+	return get(l, descsOf, clusterID)
+}
+func (l *Lookups) keepServiceFacts(clusterID string, f serviceFacts) {
+	keep(l, descsOf, clusterID, f)
+}
+
+func (l *Lookups) clusterFacts(clusterID, vcID string) (clusterFacts, bool) {
+	return get(l, vcsOf, vcKey{clusterID, vcID})
+}
+func (l *Lookups) keepClusterFacts(clusterID, vcID string, f clusterFacts) {
+	keep(l, vcsOf, vcKey{clusterID, vcID}, f)
 }
 
 // idBrokerHosts is the kept host list of the environment, if fresh.
 func (l *Lookups) idBrokerHosts(environmentCRN string) ([]string, bool) {
-	if !l.enabled() {
-		return nil, false
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.hosts[environmentCRN]
-	if !ok || !l.clock().Before(e.expires) {
-		return nil, false
-	}
-	return slices.Clone(e.v), true
+	hosts, ok := get(l, hostsOf, environmentCRN)
+	return slices.Clone(hosts), ok
 }
 
-// keepIDBrokerHosts keeps a non-empty host list (an empty one is asked again, like a missing
-// cluster: an idbroker that comes up is used by the next provision).
+// keepIDBrokerHosts keeps a non-empty host list (an empty one is asked again: an idbroker that
+// comes up is used by the next provision).
 func (l *Lookups) keepIDBrokerHosts(environmentCRN string, hosts []string) {
-	if !l.enabled() || len(hosts) == 0 {
-		return
+	if len(hosts) > 0 {
+		keep(l, hostsOf, environmentCRN, slices.Clone(hosts))
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.hosts == nil {
-		l.hosts = map[string]expiring[[]string]{}
-	}
-	l.hosts[environmentCRN] = expiring[[]string]{v: slices.Clone(hosts), expires: l.clock().Add(l.TTL)}
 }
 
-// Forget drops every kept answer that leads to the virtual cluster of t (its jobs API URL),
-// whatever names it was looked up by, and the idbroker hosts of its environment.
+// Forget drops what is kept of the virtual cluster of t and of its service (by id), and the
+// idbroker hosts of its environment: the next check describes them anew.
 func (l *Lookups) Forget(t Target) {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for k, e := range l.targets {
-		if e.v.VcAPIURL == t.VcAPIURL || e.v.VcID == t.VcID && t.VcID != "" {
-			delete(l.targets, k)
+	for k := range l.vcs {
+		if k.clusterID == t.ServiceID || k.vcID == t.VcID && t.VcID != "" {
+			delete(l.vcs, k)
+		}
+	}
+	delete(l.descs, t.ServiceID)
+	for name, e := range l.services {
+		if e.v == t.ServiceID {
+			delete(l.services, name)
 		}
 	}
 	delete(l.hosts, t.EnvironmentCRN)

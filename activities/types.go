@@ -36,9 +36,9 @@ type ResolveInput struct {
 	// IDBrokerHosts also looks up the idbroker hosts of the service's datalake (the job's conf),
 	// beside the owner check, into Resolution.IDBrokerHosts. Provisions of the lean runs set it.
 	IDBrokerHosts bool `json:"idBrokerHosts,omitempty"`
-	// Fresh asks CDP even when the worker keeps a recent answer (Lookups): an unprovision's "the
-	// service or cluster is gone" must be CDP's answer of now, not a cluster found running a
-	// moment ago whose jobs API then answers nothing, or 404 to every delete.
+	// Fresh describes the service and cluster again even when the worker keeps what describes
+	// them (Lookups; their existence and status are asked every time anyway): an unprovision,
+	// whose "gone" skips the deletes, relies on nothing kept.
 	Fresh bool `json:"fresh,omitempty"`
 }
 

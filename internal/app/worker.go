@@ -43,9 +43,9 @@ type WorkerConfig struct {
 	// (uploads are bounded by the activity's timeouts and heartbeats, and their wait for an answer
 	// by ResponseHeaderTimeout).
 	HTTPTimeout time.Duration `env:"CDE_HTTP_TIMEOUT, default=30s"`
-	// LookupCacheTTL is how long the worker keeps a CDE service and virtual cluster found running,
-	// and a datalake's idbroker hosts, before asking CDP again (0: it always asks). See
-	// activities.Lookups.
+	// LookupCacheTTL is how long the worker keeps what cannot change while a CDE service and
+	// virtual cluster live, and a datalake's idbroker hosts (0: nothing is kept). Their status is
+	// asked at every check. See activities.Lookups.
 	LookupCacheTTL time.Duration `env:"CDP_LOOKUP_CACHE_TTL, default=30s"`
 }
 
