@@ -42,6 +42,9 @@ type Activities struct {
 	Metrics *Metrics
 	// StatConcurrency bounds the S3 checks of one job done at once (0: the store's default).
 	StatConcurrency int
+	// Allowed is where artifacts may be read from (S3_ALLOWED_PREFIXES); the zero value allows
+	// every location the worker's role can read.
+	Allowed artifacts.Allowlist
 	// Lookups keeps the control plane's answers for a short while (CDP_LOOKUP_CACHE_TTL); nil
 	// keeps nothing.
 	Lookups *Lookups

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -24,7 +25,32 @@ import (
 // location or the role, so retrying would only delay it. A refusal of the worker's credentials
 // themselves (a wrong key, a skewed clock) is no problem of the descriptor: it fails the check,
 // for good. Other failures (5xx, throttling, the network) stay retryable.
+//
+// Runs of the first releases call it with the artifacts alone: the allowlist (S3_ALLOWED_PREFIXES)
+// applies to them with no data product, so its templated entries allow nothing for them.
 func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artifact) (ArtifactsCheck, error) {
+	return a.CheckArtifactsIn(ctx, ArtifactsInput{Artifacts: arts})
+}
+
+// ArtifactsInput are the artifacts of a descriptor and its data product, which the allowlist's
+// placeholders expand to.
+type ArtifactsInput struct {
+	Artifacts []descriptor.Artifact `json:"artifacts"`
+	Scope     artifacts.Scope       `json:"scope"`
+}
+
+// CheckArtifactsIn is CheckArtifacts for the data product of in.Scope. An artifact outside the
+// allowlist is a problem of its field (ArtifactNotAllowed) and is never asked of S3.
+func (a *Activities) CheckArtifactsIn(ctx context.Context, in ArtifactsInput) (ArtifactsCheck, error) {
+	var out ArtifactsCheck
+	var arts []descriptor.Artifact
+	for _, art := range in.Artifacts {
+		if !a.Allowed.Allows(art.Location, in.Scope) {
+			out.Problems = append(out.Problems, ArtifactNotAllowed(art, a.Allowed.Prefixes(in.Scope)))
+			continue
+		}
+		arts = append(arts, art)
+	}
 	locs := make([]descriptor.S3Location, len(arts))
 	for i, art := range arts {
 		locs[i] = art.Location
@@ -33,7 +59,6 @@ func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artif
 	if err != nil {
 		return ArtifactsCheck{}, classify("check the artifacts on S3", err, artifacts.IsTransient)
 	}
-	var out ArtifactsCheck
 	for i, r := range results {
 		a.Metrics.s3(ctx, "stat", r.Err, r.Missing())
 		switch {
@@ -54,6 +79,21 @@ func (a *Activities) CheckArtifacts(ctx context.Context, arts []descriptor.Artif
 		}
 	}
 	return out, nil
+}
+
+// ArtifactNotAllowed is the problem of an artifact outside the worker's allowlist
+// (S3_ALLOWED_PREFIXES, expanded for the descriptor's data product as allowed).
+func ArtifactNotAllowed(a descriptor.Artifact, allowed []string) descriptor.Problem {
+	where := "none for this data product (its domain, name or environment is missing from the descriptor)"
+	if len(allowed) > 0 {
+		where = strings.Join(allowed, ", ")
+	}
+	return descriptor.Problem{
+		Field: a.Field,
+		Message: fmt.Sprintf("Artifact location not allowed: %s is outside the S3 prefixes this provisioner reads artifacts from for this data product: %s",
+			a.Location, where),
+		Solution: "Store the artifact under one of the allowed prefixes and point the descriptor to it, or ask the platform team to allow its location (S3_ALLOWED_PREFIXES).",
+	}
 }
 
 // ArtifactAccessDenied is the problem of an artifact S3 refused to show (403). It names the

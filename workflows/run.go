@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
 
@@ -274,7 +275,13 @@ func (r *run) checks() (activities.Resolution, activities.ArtifactsCheck, error)
 			in.IDBrokerHosts = true
 		}
 		resolveF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(cdpOptions)), a.ResolveTarget, in)
-		artifactsF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(s3Options)), a.CheckArtifacts, r.in.Descriptor.Artifacts())
+		if r.v.lean {
+			// With the data product, for the allowlist's placeholders (S3_ALLOWED_PREFIXES).
+			artifactsF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(s3Options)), a.CheckArtifactsIn,
+				activities.ArtifactsInput{Artifacts: r.in.Descriptor.Artifacts(), Scope: artifacts.ScopeOf(&r.in.Descriptor)})
+		} else {
+			artifactsF = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(r.ctx, local(s3Options)), a.CheckArtifacts, r.in.Descriptor.Artifacts())
+		}
 	} else {
 		resolveF = workflow.ExecuteActivity(r.with(cdpOptions), a.ResolveTarget, r.resolveInput())
 		artifactsF = workflow.ExecuteActivity(r.with(s3Options), a.CheckArtifacts, r.in.Descriptor.Artifacts())

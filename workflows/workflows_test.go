@@ -76,7 +76,7 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	// The idbroker hosts come with the target: one local activity, no activity of their own.
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.MatchedBy(func(in activities.ResolveInput) bool { return in.IDBrokerHosts })).
 		Return(activities.Resolution{Target: target, IDBrokerHosts: []string{"10.0.0.2", "10.0.0.1"}}, nil).Once()
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool {
 		return len(in.Resources) == 1 && len(in.Resources[0].Objects) == 2 && !in.Resources[0].Prune &&
 			in.ManifestResource == descriptor.ManifestResourceName("finance-cashflow-0-spark-wl-development") &&
@@ -122,7 +122,7 @@ func TestAFailedJobUpsertRemovesNoFile(t *testing.T) {
 	env := newEnv(t)
 	in := input(t, sparkJob)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(in activities.SyncInput) bool { return !in.Resources[0].Prune })).
 		Return(activities.SyncResult{}, nil)
 	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{},
@@ -138,7 +138,7 @@ func TestProvisionRefusesWithEveryProblemOfTheChecks(t *testing.T) {
 	svc := descriptor.ServiceNotRunning.At(in.Descriptor.Path(descriptor.FieldCDEService))
 	missing := descriptor.ArtifactNotFound(in.Descriptor.Artifacts()[1])
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Problems: descriptor.Problems{svc}}, nil)
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Problems: descriptor.Problems{missing}}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Problems: descriptor.Problems{missing}}, nil)
 
 	env.ExecuteWorkflow(workflows.ProvisionName, in)
 	err := env.GetWorkflowError()
@@ -156,7 +156,7 @@ func TestProvisionFailsNamingTheFileWhenAnUploadFailsForGood(t *testing.T) {
 	env := newEnv(t)
 	in := input(t, sparkJob)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{},
 		temporal.NewNonRetryableApplicationError("upload dep.jar to resource x: 403 Forbidden", activities.ErrTypeAuth, nil))
 
@@ -228,7 +228,7 @@ func TestValidateReportsCDEStaticAndArtifactProblemsTogether(t *testing.T) {
 	svc := descriptor.ServiceNotFound.At("s")
 	missing := descriptor.ArtifactNotFound(in.Descriptor.Artifacts()[0])
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Problems: descriptor.Problems{svc}}, nil)
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Problems: descriptor.Problems{missing}}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Problems: descriptor.Problems{missing}}, nil)
 
 	env.ExecuteWorkflow(workflows.ValidateName, in)
 	require.NoError(t, env.GetWorkflowError())
@@ -267,7 +267,7 @@ componentIdToProvision: urn:dmb:cmp:finance:cashflow:0:py
 func pyEnvMocks(env *testsuite.TestWorkflowEnvironment, in workflows.Input) {
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
 	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.Anything).Return(activities.PythonEnvPlan{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development")}, nil)
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.MatchedBy(func(si activities.SyncInput) bool {
 		return len(si.Resources) == 2 && len(si.Resources[1].Objects) == 1 && !si.Resources[1].Prune &&
 			si.Resources[1].Type == "python-env" && si.Resources[1].PythonVersion == "python3" && si.Resources[1].PyMirror == "https://pypi.example.com/simple"
@@ -388,7 +388,7 @@ func TestValidateWithTheAPIsStaticProblemsStillChecksCDE(t *testing.T) {
 	in.Problems = descriptor.Validate(&in.Descriptor)
 	require.Len(t, in.Problems, 1)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil).Once()
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil).Once()
 	env.ExecuteWorkflow(workflows.ValidateName, in)
 	require.NoError(t, env.GetWorkflowError())
 	var res workflows.Result
@@ -403,7 +403,7 @@ func TestTheProgressQueryFollowsTheRun(t *testing.T) {
 	env := newEnv(t)
 	in := input(t, sparkJob)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target, IDBrokerHosts: []string{"10.0.0.1"}}, nil)
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.SyncResult{}, nil)
 	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development"}, nil)
 	env.OnActivity(a.PruneFiles, mock.Anything, mock.Anything).Return(activities.PruneResult{}, nil).Maybe() // only with unlisted files
@@ -507,7 +507,7 @@ func TestAnUnchangedEnvironmentIsTakenAsReady(t *testing.T) {
 	env := newEnv(t)
 	in := input(t, pysparkEnvJob)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.Anything).Return(activities.PythonEnvPlan{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development")}, nil)
 	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{Files: []activities.FileSync{
 		{Resource: descriptor.PyEnvResourceName("finance-cashflow-0-py-development"), Path: "requirements.txt", Action: activities.ActionUnchanged}}}, nil)
@@ -532,7 +532,7 @@ func TestAnotherComponentsJobIsNeverTouched(t *testing.T) {
 		in := input(t, sparkJob)
 		field := in.Descriptor.Path(descriptor.FieldJobName)
 		env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
-		env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+		env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 		env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{}, nil)
 		env.OnActivity(a.UpsertJob, mock.Anything, mock.MatchedBy(func(in activities.JobInput) bool {
 			return in.ComponentID == "urn:dmb:cmp:finance:cashflow:0:spark-wl" && in.JobField == field
@@ -569,7 +569,7 @@ func TestANewPythonVersionBuildsBesideTheEnvironmentInUse(t *testing.T) {
 	job := "finance-cashflow-0-py-development"
 	alt, old := descriptor.PyEnvAltResourceName(job), descriptor.PyEnvResourceName(job)
 	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target}, nil)
-	env.OnActivity(a.CheckArtifacts, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
 	env.OnActivity(a.PlanPythonEnv, mock.Anything, mock.MatchedBy(func(in activities.PythonEnvInput) bool {
 		return in.JobName == job && in.PythonVersion == "python3" && in.Requirements != nil &&
 			in.Requirements.Artifact.Role == descriptor.RoleRequirements && in.Manifest == descriptor.ManifestResourceName(job)

@@ -100,6 +100,9 @@ func runWorker(ctx context.Context, cfg app.WorkerConfig, c client.Client, acts 
 	}
 	// A worker that stops for good (e.g. its namespace is gone) fails the liveness probe, so
 	// Kubernetes restarts the pod instead of leaving it idle.
+	for _, warning := range cfg.Warnings() {
+		logger.Warn(warning)
+	}
 	w := app.NewWorker(c, cfg, acts, func(o *worker.Options) { o.OnFatalError = probes.Failed })
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

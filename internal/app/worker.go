@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -47,6 +48,20 @@ type WorkerConfig struct {
 	// virtual cluster live, and a datalake's idbroker hosts (0: nothing is kept). Their status is
 	// asked at every check. See activities.Lookups.
 	LookupCacheTTL time.Duration `env:"CDP_LOOKUP_CACHE_TTL, default=30s"`
+	// S3AllowedPrefixes is where artifacts may be read from: comma-separated s3://bucket/prefix
+	// entries with {domain}, {dataProduct} and {environment} placeholders (artifacts.Allowlist).
+	// Empty: wherever the worker's role can read, with a warning at start.
+	S3AllowedPrefixes string `env:"S3_ALLOWED_PREFIXES"`
+}
+
+// Warnings are the settings a production worker should not run with, for the log at start.
+func (c WorkerConfig) Warnings() []string {
+	var w []string
+	if strings.TrimSpace(c.S3AllowedPrefixes) == "" {
+		w = append(w, "S3_ALLOWED_PREFIXES is not set: a descriptor may name any S3 object the worker's role can read, "+
+			"and have it copied into a resource its job mounts; set it, e.g. to s3://<bucket>/{domain}/{dataProduct}/")
+	}
+	return w
 }
 
 // ResponseHeaderTimeout bounds, on every CDP, Knox and CDE connection, the wait for an answer's
@@ -127,6 +142,9 @@ func checkWorkerConfig(cfg WorkerConfig) error {
 		// A negative TTL would keep nothing, like 0, without saying so.
 		return fmt.Errorf("CDP_LOOKUP_CACHE_TTL=%s must not be negative (0 switches the lookup cache off)", cfg.LookupCacheTTL)
 	}
+	if _, err := artifacts.ParseAllowlist(cfg.S3AllowedPrefixes); err != nil {
+		return fmt.Errorf("S3_ALLOWED_PREFIXES: %w", err)
+	}
 	return nil
 }
 
@@ -179,6 +197,7 @@ func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.Rou
 	if err != nil {
 		return nil, fmt.Errorf("Knox token source: %w", err)
 	}
+	allowed, _ := artifacts.ParseAllowlist(cfg.S3AllowedPrefixes) // checked above
 	store, err := artifacts.New(ctx, cfg.S3, s3Opts...)
 	if err != nil {
 		return nil, fmt.Errorf("S3 artifact store: %w", err)
@@ -197,6 +216,7 @@ func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.Rou
 		UploadConcurrency: cfg.UploadConcurrency,
 		Metrics:           metrics,
 		Lookups:           activities.NewLookups(cfg.LookupCacheTTL),
+		Allowed:           allowed,
 	}, nil
 }
 
@@ -243,6 +263,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, c client.Client, acts *act
 		if err := RegisterSearchAttributes(ctx, c, namespace); err != nil {
 			return err
 		}
+	}
+	for _, warning := range cfg.Warnings() {
+		logger.Warn(warning)
 	}
 	w := NewWorker(c, cfg, acts)
 	if err := w.Start(); err != nil {

@@ -73,3 +73,27 @@ func TestNewActivitiesKeepsLookupsForTheTTL(t *testing.T) {
 	require.NotNil(t, acts.Lookups)
 	assert.Equal(t, 45*time.Second, acts.Lookups.TTL)
 }
+
+func TestTheArtifactAllowlistComesFromTheEnvironment(t *testing.T) {
+	cfg, err := workerEnv(t, nil)
+	require.NoError(t, err)
+	require.Len(t, cfg.Warnings(), 1, "unset: no restriction, and a warning")
+	assert.Contains(t, cfg.Warnings()[0], "S3_ALLOWED_PREFIXES is not set")
+
+	cfg, err = workerEnv(t, map[string]string{"S3_ALLOWED_PREFIXES": "s3://artifacts/{domain}/{dataProduct}/"})
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Warnings())
+	acts, err := NewActivities(context.Background(), cfg, nil,
+		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
+	require.NoError(t, err)
+	assert.Equal(t, "s3://artifacts/{domain}/{dataProduct}/", acts.Allowed.String())
+
+	// A typo is refused at start-up, naming the variable: it must not allow nothing, or all.
+	cfg, err = workerEnv(t, map[string]string{"S3_ALLOWED_PREFIXES": "s3://artifacts/{team}/"})
+	require.NoError(t, err)
+	_, err = NewActivities(context.Background(), cfg, nil,
+		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "S3_ALLOWED_PREFIXES")
+	assert.Contains(t, err.Error(), "{team}")
+}
