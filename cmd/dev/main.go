@@ -119,7 +119,9 @@ func run(ctx context.Context) error {
 		"CDP_DEPLOY_ROLE_PASSWORD": user.Password,
 		"AWS_REGION":               "us-east-1",
 		"S3_USE_PATH_STYLE":        "true",
-		"HTTP_ADDR":                apiAddr,
+		// The examples keep each data product's artifacts under its domain and name.
+		"S3_ALLOWED_PREFIXES": "s3://artifacts/{domain}/{dataProduct}/",
+		"HTTP_ADDR":           apiAddr,
 	}
 	var wcfg app.WorkerConfig
 	var acfg app.APIConfig
