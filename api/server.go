@@ -83,6 +83,7 @@ type Server struct {
 	draining  chan struct{}
 	// decodeSlots holds a token per descriptor being decoded (Config.DecodeConcurrency).
 	decodeSlots chan struct{}
+	healthLog   *healthLog
 }
 
 // New returns the API server on a Temporal client.
@@ -106,7 +107,7 @@ func New(cfg Config, tc client.Client, logger *slog.Logger) *Server {
 		cfg.DecodeWait = DefaultDecodeWait
 	}
 	return &Server{cfg: cfg, temporal: tc, log: logger, draining: make(chan struct{}),
-		decodeSlots: make(chan struct{}, cfg.DecodeConcurrency)}
+		decodeSlots: make(chan struct{}, cfg.DecodeConcurrency), healthLog: &healthLog{log: logger}}
 }
 
 // Drain makes every handler still waiting for a run answer at once with 202 and its token, so
@@ -153,25 +154,67 @@ func (s *Server) Router() http.Handler {
 // workers poll the task queue, without failing when none does: an API taken out of service
 // while workers roll would turn a short wait into refused requests. Runs started meanwhile wait
 // for a worker, up to their bound.
+//
+// /health needs no credentials, so it says which dependency is down but never quotes its
+// error: that text (addresses, namespaces, TLS and authentication details) goes to the log.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "temporal": err.Error()})
+		s.healthLog.problem(r.Context(), "temporal", "health: Temporal is not reachable", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "temporal": "unreachable",
+			"warning": "Temporal is not reachable: the API's log says why"})
 		return
 	}
+	s.healthLog.fine(r.Context(), "temporal", "health: Temporal is reachable again")
 	body := map[string]any{"status": "ok", "taskQueue": s.cfg.TaskQueue}
 	tq, err := s.temporal.DescribeTaskQueue(ctx, s.cfg.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
 	switch {
 	case err != nil:
-		body["warning"] = "cannot tell whether workers poll task queue " + s.cfg.TaskQueue + ": " + err.Error()
+		s.healthLog.problem(r.Context(), "pollers", "health: cannot describe the task queue", err, "taskQueue", s.cfg.TaskQueue)
+		body["warning"] = "cannot tell whether workers poll task queue " + s.cfg.TaskQueue + ": the API's log says why"
 	case len(tq.GetPollers()) == 0:
+		s.healthLog.fine(r.Context(), "pollers", "health: the task queue can be described again")
 		body["workerPollers"] = 0
 		body["warning"] = fmt.Sprintf("no worker polls task queue %s: runs wait for one, and end FAILED after %s (RUN_TIMEOUT) if none comes; check the workers and their TEMPORAL_TASK_QUEUE and TEMPORAL_NAMESPACE", s.cfg.TaskQueue, s.cfg.RunTimeout)
 	default:
+		s.healthLog.fine(r.Context(), "pollers", "health: the task queue can be described again")
 		body["workerPollers"] = len(tq.GetPollers())
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// healthLog logs what /health keeps from its callers: each dependency's error once per change
+// (probes call every few seconds; an outage is one line, not one per probe), and its recovery.
+type healthLog struct {
+	log      *slog.Logger
+	mu       sync.Mutex
+	problems map[string]string // by dependency, the error last logged
+}
+
+func (h *healthLog) problem(ctx context.Context, dependency, msg string, err error, args ...any) {
+	h.mu.Lock()
+	changed := h.problems[dependency] != err.Error()
+	if changed {
+		if h.problems == nil {
+			h.problems = map[string]string{}
+		}
+		h.problems[dependency] = err.Error()
+	}
+	h.mu.Unlock()
+	if changed {
+		h.log.Log(ctx, slog.LevelWarn, msg, append(args, "error", err.Error())...)
+	}
+}
+
+func (h *healthLog) fine(ctx context.Context, dependency, msg string) {
+	h.mu.Lock()
+	_, was := h.problems[dependency]
+	delete(h.problems, dependency)
+	h.mu.Unlock()
+	if was {
+		h.log.Log(ctx, slog.LevelInfo, msg)
+	}
 }
 
 func (s *Server) notImplemented(endpoint, why string) http.HandlerFunc {
