@@ -9,11 +9,15 @@
 //     Temporal frontend answers its health check.
 //
 // The Handler is an http.Handler for both paths, so the same server can also carry /metrics.
+// The probes answer anyone who reaches the port, so they say what is wrong (Temporal not
+// reachable, worker failed) but never quote an error: its text goes to the log.
 package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -33,18 +37,32 @@ const DefaultCheckTimeout = 2 * time.Second
 // Handler serves /healthz and /readyz for one worker. Use New.
 type Handler struct {
 	checkTimeout time.Duration
+	log          *slog.Logger
 
 	mu       sync.Mutex
 	temporal TemporalChecker // set by Started
 	stopping bool
 	failed   error
+	// unreachable is the Temporal error last logged, so that an outage is one log line rather
+	// than one per probe.
+	unreachable string
 }
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithLogger sets the logger of the errors the probes do not show (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 
 // New returns a Handler that is alive and not ready until Started. It needs no Temporal client
 // yet, so the probes can be served before the worker connects (which may take a while when
 // Temporal starts at the same time): liveness must answer during that wait.
-func New() *Handler {
-	return &Handler{checkTimeout: DefaultCheckTimeout}
+func New(opts ...Option) *Handler {
+	h := &Handler{checkTimeout: DefaultCheckTimeout, log: slog.Default()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // Started records that the worker is polling its task queue, with c the client it polls with.
@@ -66,9 +84,13 @@ func (h *Handler) Stopping() {
 // SDK has stopped the worker, so liveness fails and Kubernetes restarts the pod.
 func (h *Handler) Failed(err error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.failed == nil {
+	first := h.failed == nil
+	if first {
 		h.failed = err
+	}
+	h.mu.Unlock()
+	if first {
+		h.log.Error("worker failed for good: liveness fails so that the pod restarts", "error", err.Error())
 	}
 }
 
@@ -104,9 +126,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
+// errWorkerFailed is what the probes say of a fatal worker error (Failed logged it).
+var errWorkerFailed = errors.New("worker failed: its log says why")
+
 func (h *Handler) live() error {
 	if _, _, failed := h.state(); failed != nil {
-		return fmt.Errorf("worker failed: %v", failed)
+		return errWorkerFailed
 	}
 	return nil
 }
@@ -115,7 +140,7 @@ func (h *Handler) ready(ctx context.Context) error {
 	temporal, stopping, failed := h.state()
 	switch {
 	case failed != nil:
-		return fmt.Errorf("worker failed: %v", failed)
+		return errWorkerFailed
 	case stopping:
 		return fmt.Errorf("worker is stopping")
 	case temporal == nil:
@@ -124,7 +149,29 @@ func (h *Handler) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, h.checkTimeout)
 	defer cancel()
 	if _, err := temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		return fmt.Errorf("temporal not reachable: %v", err)
+		h.logUnreachable(err)
+		return errors.New("temporal not reachable: the worker's log says why")
 	}
+	h.logUnreachable(nil)
 	return nil
+}
+
+// logUnreachable logs a Temporal health-check error when it differs from the last one logged,
+// and the recovery (err nil) after one.
+func (h *Handler) logUnreachable(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	h.mu.Lock()
+	last := h.unreachable
+	h.unreachable = msg
+	h.mu.Unlock()
+	switch {
+	case msg == last:
+	case err != nil:
+		h.log.Warn("readiness: Temporal is not reachable", "error", msg)
+	default:
+		h.log.Info("readiness: Temporal is reachable again")
+	}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
 )
 
 // fakeTemporal answers CheckHealth with err, and records whether the call had a deadline.
@@ -44,13 +47,12 @@ func TestHandler(t *testing.T) {
 		{"alive before the worker starts: a slow start is no reason to restart", nil, notStarted, http.MethodGet, "/healthz", 200, "ok"},
 		{"not ready before the worker starts", nil, notStarted, http.MethodGet, "/readyz", 503, "not started"},
 		{"ready once started and Temporal answers", nil, started, http.MethodGet, "/readyz", 200, "ok"},
-		{"not ready when Temporal is unreachable, with the cause", unreachable, started, http.MethodGet, "/readyz", 503, "temporal not reachable: connection refused"},
+		{"not ready when Temporal is unreachable", unreachable, started, http.MethodGet, "/readyz", 503, "temporal not reachable"},
 		{"alive when Temporal is unreachable: an outage must not restart every worker", unreachable, started, http.MethodGet, "/healthz", 200, "ok"},
 		{"not ready while stopping", nil, stopping, http.MethodGet, "/readyz", 503, "stopping"},
 		{"alive while stopping: in-flight activities finish", nil, stopping, http.MethodGet, "/healthz", 200, "ok"},
-		{"a fatal worker error fails liveness so the pod restarts", nil, failed, http.MethodGet, "/healthz", 503, "worker failed: namespace not found"},
+		{"a fatal worker error fails liveness so the pod restarts", nil, failed, http.MethodGet, "/healthz", 503, "worker failed"},
 		{"a fatal worker error fails readiness", nil, failed, http.MethodGet, "/readyz", 503, "worker failed"},
-		{"the first fatal error is the one reported", nil, func(h *Handler, _ TemporalChecker) { h.Failed(errors.New("first")); h.Failed(errors.New("second")) }, http.MethodGet, "/healthz", 503, "first"},
 		{"HEAD is a probe too", nil, started, http.MethodHead, "/readyz", 200, ""},
 		{"POST is refused", nil, started, http.MethodPost, "/readyz", 405, "method not allowed"},
 		{"other paths are not found", nil, started, http.MethodGet, "/health", 404, "not found"},
@@ -58,7 +60,7 @@ func TestHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := &fakeTemporal{err: tt.temporal}
-			h := New()
+			h := New(WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 			tt.setup(h, fake)
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
@@ -101,4 +103,55 @@ func TestServesOverHTTP(t *testing.T) {
 			t.Errorf("GET %s = %s, want 200", path, resp.Status)
 		}
 	}
+}
+
+// The probes answer whoever reaches the port: they say what is wrong, and the error itself (an
+// address, a namespace, a TLS detail) goes to the log, once per change rather than per probe.
+func TestProbesKeepErrorsForTheLog(t *testing.T) {
+	const detail = "dial tcp 10.1.2.3:7233: x509: certificate signed by unknown authority"
+	probe := func(h *Handler, path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code, rec.Body.String()
+	}
+
+	t.Run("Temporal unreachable", func(t *testing.T) {
+		logs := &testsupport.SyncBuffer{}
+		fake := &fakeTemporal{err: errors.New(detail)}
+		h := New(WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
+		h.Started(fake)
+		for range 3 {
+			code, body := probe(h, "/readyz")
+			if code != http.StatusServiceUnavailable || strings.Contains(body, "10.1.2.3") || !strings.Contains(body, "temporal not reachable") {
+				t.Errorf("GET /readyz = %d %q, want 503 naming Temporal without its error", code, body)
+			}
+		}
+		if n := strings.Count(logs.String(), detail); n != 1 {
+			t.Errorf("the error is logged %d times, want once: %s", n, logs)
+		}
+		fake.err = nil
+		if code, _ := probe(h, "/readyz"); code != http.StatusOK {
+			t.Errorf("GET /readyz = %d after the recovery", code)
+		}
+		if !strings.Contains(logs.String(), "Temporal is reachable again") {
+			t.Errorf("the recovery is not logged: %s", logs)
+		}
+	})
+
+	t.Run("worker failed", func(t *testing.T) {
+		logs := &testsupport.SyncBuffer{}
+		h := New(WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
+		h.Started(&fakeTemporal{})
+		h.Failed(errors.New("namespace prod-ns not found: " + detail))
+		h.Failed(errors.New("second"))
+		for _, path := range []string{"/healthz", "/readyz"} {
+			code, body := probe(h, path)
+			if code != http.StatusServiceUnavailable || strings.Contains(body, "prod-ns") || !strings.Contains(body, "worker failed") {
+				t.Errorf("GET %s = %d %q, want 503 saying the worker failed without its error", path, code, body)
+			}
+		}
+		if !strings.Contains(logs.String(), "namespace prod-ns not found") || strings.Contains(logs.String(), "second") {
+			t.Errorf("the first fatal error, and only it, is logged: %s", logs)
+		}
+	})
 }
