@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,15 @@ type Auth struct {
 	// that Kubernetes probes, which cannot present one, still reach /health; this check is what
 	// makes the certificate mandatory on the protected routes.
 	ClientCert bool
+	// ClientNames, when not empty, pins the client certificate's identity: its subject's common
+	// name or one of its DNS names must be one of them (TLS_CLIENT_ALLOWED_NAMES). A verified
+	// certificate of another identity gets a 403. Empty: any certificate the client CA issued.
+	ClientNames []string
+	// ClientCAStatus, when set, says whether the client CA can verify certificates right now
+	// (nil) or what is wrong with its file. While it cannot, every call is refused, even on a
+	// connection verified before the file went bad: trust is never kept past the file that grants
+	// it.
+	ClientCAStatus func() error
 }
 
 func (a Auth) enabled() bool { return a.Token != nil || a.ClientCert }
@@ -36,16 +46,18 @@ func (a Auth) enabled() bool { return a.Token != nil || a.ClientCert }
 // realm names the protection space in WWW-Authenticate challenges.
 const realm = `realm="cde-spark-provisioner"`
 
-// refusal is why a call is refused: reason goes to the log, the rest to the 401 body. None of
-// them holds the presented credential.
+// refusal is why a call is refused: reason goes to the log, the rest to the answer. None of
+// them holds the presented credential (a certificate's names are an identity, not a credential).
 type refusal struct {
+	status    int // 401, or 403 for a verified client certificate whose identity is not allowed
 	reason    string
 	challenge string // WWW-Authenticate; empty when only a client certificate is required
 	body      SystemError
 }
 
-// authenticate refuses, with 401 and a SystemError, the calls that do not carry the configured
-// credentials, and logs each refusal without the credential.
+// authenticate refuses, with 401 (403 for a client certificate of an identity not allowed) and a
+// SystemError, the calls that do not carry the configured credentials, and logs each refusal
+// without the credential.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	a := s.cfg.Auth
 	if !a.enabled() {
@@ -63,45 +75,112 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if ref.challenge != "" {
 			w.Header().Set("WWW-Authenticate", ref.challenge)
 		}
-		writeJSON(w, http.StatusUnauthorized, ref.body)
+		writeJSON(w, ref.status, ref.body)
 	})
 }
 
 // check returns the refusal of a call, or ok. The client certificate comes first: it is
 // already verified, and the cheaper of the two.
 func (a Auth) check(r *http.Request) (refusal, bool) {
-	const user = "The CDE Spark provisioner refused the call: it is not authenticated."
 	bearer := ""
 	if a.Token != nil {
 		bearer = "Bearer " + realm
 	}
-	if a.ClientCert && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
-		return refusal{reason: "no client certificate", challenge: bearer,
-			body: systemError("a client certificate is required", user,
-				"Configure the Witboost Coordinator to present, for this Tech Adapter, a client certificate issued by the CA of the provisioner's TLS_CLIENT_CA_FILE.")}, false
+	if a.ClientCert {
+		if ref, ok := a.checkClientCert(r); !ok {
+			ref.challenge = bearer
+			if ref.status == http.StatusForbidden {
+				ref.challenge = "" // authenticated, not allowed: a token would not help
+			}
+			return ref, false
+		}
 	}
 	if a.Token == nil {
 		return refusal{}, true
 	}
 	presented, problem := bearerToken(r)
 	if problem != "" {
-		return refusal{reason: problem, challenge: bearer,
-			body: systemError("authentication required: "+problem, user,
-				"Configure the Witboost Coordinator to send 'Authorization: Bearer <token>' to this Tech Adapter, with the token of the provisioner's AUTH_TOKEN_FILE.")}, false
+		return unauthorized(problem, bearer, systemError("authentication required: "+problem, notAuthenticated,
+			"Configure the Witboost Coordinator to send 'Authorization: Bearer <token>' to this Tech Adapter, with the token of the provisioner's AUTH_TOKEN_FILE.")), false
 	}
 	switch a.Token.verify(presented) {
 	case tokenAccepted:
 		return refusal{}, true
 	case tokenUnavailable:
-		return refusal{reason: "the token file is unusable (see the error logged when it changed)", challenge: bearer,
-			body: systemError("the provisioner has no usable token to check the call against",
-				"The CDE Spark provisioner cannot authenticate calls right now.",
-				"The platform team must fix the provisioner's AUTH_TOKEN_FILE (its logs say what is wrong with it); calls are refused until then.")}, false
+		return unauthorized("the token file is unusable (see the error logged when it changed)", bearer,
+			systemError("the provisioner has no usable token to check the call against", cannotAuthenticate,
+				"The platform team must fix the provisioner's AUTH_TOKEN_FILE (its logs say what is wrong with it); calls are refused until then.")), false
 	default:
-		return refusal{reason: "wrong bearer token", challenge: bearer + `, error="invalid_token"`,
-			body: systemError("the bearer token is not valid", user,
-				"Send the current token of the provisioner's AUTH_TOKEN_FILE: after a rotation, the previous token is accepted only for AUTH_TOKEN_GRACE_PERIOD.")}, false
+		return unauthorized("wrong bearer token", bearer+`, error="invalid_token"`,
+			systemError("the bearer token is not valid", notAuthenticated,
+				"Send the current token of the provisioner's AUTH_TOKEN_FILE: after a rotation, the previous token is accepted only for AUTH_TOKEN_GRACE_PERIOD.")), false
 	}
+}
+
+const (
+	notAuthenticated   = "The CDE Spark provisioner refused the call: it is not authenticated."
+	cannotAuthenticate = "The CDE Spark provisioner cannot authenticate calls right now."
+)
+
+func unauthorized(reason, challenge string, body SystemError) refusal {
+	return refusal{status: http.StatusUnauthorized, reason: reason, challenge: challenge, body: body}
+}
+
+// checkClientCert refuses a call without a verified client certificate (401), any call while
+// the client CA is unusable (401, fail closed), and a certificate whose identity is not one of
+// ClientNames (403).
+func (a Auth) checkClientCert(r *http.Request) (refusal, bool) {
+	if a.ClientCAStatus != nil && a.ClientCAStatus() != nil {
+		return unauthorized("the client CA file is unusable (see the error logged when it changed)", "",
+			systemError("the provisioner has no usable client CA to verify the call's certificate against", cannotAuthenticate,
+				"The platform team must fix the provisioner's TLS_CLIENT_CA_FILE (its logs say what is wrong with it); calls are refused until then.")), false
+	}
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return unauthorized("no client certificate", "", systemError("a client certificate is required", notAuthenticated,
+			"Configure the Witboost Coordinator to present, for this Tech Adapter, a client certificate issued by the CA of the provisioner's TLS_CLIENT_CA_FILE.")), false
+	}
+	if len(a.ClientNames) == 0 {
+		return refusal{}, true
+	}
+	leaf := r.TLS.VerifiedChains[0][0]
+	if allowedIdentity(leaf, a.ClientNames) {
+		return refusal{}, true
+	}
+	identity := certIdentity(leaf)
+	msg := "the client certificate's identity is not allowed: " + identity
+	return refusal{status: http.StatusForbidden, reason: "client certificate identity not allowed: " + identity,
+		body: systemError(msg, "The CDE Spark provisioner refused the call: its client certificate is not one the provisioner accepts.",
+			"Present the client certificate issued for the Witboost Coordinator, or have the platform team add its common name or one of its DNS names to the provisioner's TLS_CLIENT_ALLOWED_NAMES.")}, false
+}
+
+// allowedIdentity tells whether the certificate's subject common name (exactly) or one of its
+// DNS names (regardless of case, as DNS names compare) is one of names. Names are compared
+// literally: a wildcard matches only the same wildcard.
+func allowedIdentity(cert *x509.Certificate, names []string) bool {
+	for _, n := range names {
+		if cert.Subject.CommonName != "" && cert.Subject.CommonName == n {
+			return true
+		}
+		for _, dns := range cert.DNSNames {
+			if strings.EqualFold(dns, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// certIdentity names a certificate by its common name and DNS names, for the answer and the log.
+func certIdentity(cert *x509.Certificate) string {
+	dns := "none"
+	if len(cert.DNSNames) > 0 {
+		quoted := make([]string, len(cert.DNSNames))
+		for i, d := range cert.DNSNames {
+			quoted[i] = fmt.Sprintf("%q", d)
+		}
+		dns = strings.Join(quoted, ", ")
+	}
+	return fmt.Sprintf("common name %q, DNS names %s", cert.Subject.CommonName, dns)
 }
 
 // bearerToken returns the token of the Authorization header, or what is wrong with the header.

@@ -3,7 +3,9 @@ package api
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -458,4 +460,108 @@ func TestAuthIsOffByDefault(t *testing.T) {
 	f := newAuthFixture(t, func(*authFixture) Auth { return Auth{} })
 	assert.Equal(t, authorised, f.provision(t))
 	assert.Equal(t, authorised, f.provision(t, "Bearer whatever"))
+}
+
+// verifiedAs is the TLS state of a connection whose client certificate, of this common name and
+// DNS names, the TLS layer verified.
+func verifiedAs(cn string, dns ...string) *tls.ConnectionState {
+	leaf := &x509.Certificate{Subject: pkix.Name{CommonName: cn}, DNSNames: dns}
+	return &tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}, VerifiedChains: [][]*x509.Certificate{{leaf, {}}}}
+}
+
+func TestClientCertificateIdentityIsPinned(t *testing.T) {
+	allowed := []string{"witboost-coordinator", "coordinator.witboost.example.com"}
+	tests := []struct {
+		name      string
+		withToken bool
+		tls       *tls.ConnectionState
+		status    int
+		challenge string
+		reason    string // logged on a refusal
+	}{
+		{"an allowed common name is accepted", false, verifiedAs("witboost-coordinator"), authorised, "", ""},
+		{"an allowed DNS name is accepted, whatever the certificate's common name", false,
+			verifiedAs("Witboost Coordinator (prod)", "api.example.com", "coordinator.witboost.example.com"), authorised, "", ""},
+		{"DNS names compare regardless of case", false, verifiedAs("", "Coordinator.Witboost.Example.COM"), authorised, "", ""},
+		{"a common name compares exactly", false, verifiedAs("Witboost-Coordinator"), http.StatusForbidden, "",
+			`client certificate identity not allowed: common name "Witboost-Coordinator", DNS names none`},
+		{"another identity of the CA is refused with 403", false, verifiedAs("test-runner", "runner.example.com"), http.StatusForbidden, "",
+			`client certificate identity not allowed: common name "test-runner", DNS names "runner.example.com"`},
+		{"a name under an allowed DNS name is refused (no wildcard matching)", false, verifiedAs("other", "x.coordinator.witboost.example.com"), http.StatusForbidden, "", "not allowed"},
+		{"no certificate is still a 401", false, &tls.ConnectionState{}, http.StatusUnauthorized, "", "no client certificate"},
+		{"with a token too, a refused identity is a 403 even with the right token", true, verifiedAs("test-runner"), http.StatusForbidden, "", "not allowed"},
+		{"with a token too, an allowed identity still needs the token", true, verifiedAs("witboost-coordinator"), http.StatusUnauthorized, `Bearer realm="cde-spark-provisioner"`, "no Authorization header"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAuthFixture(t, func(f *authFixture) Auth {
+				a := Auth{ClientCert: true, ClientNames: allowed}
+				if tt.withToken {
+					a.Token = f.newTokenFile(writeFile(t, tokenA), 0)
+				}
+				return a
+			})
+			req := httptest.NewRequest(http.MethodPost, "/v1/provision", strings.NewReader("{"))
+			req.TLS = tt.tls
+			if tt.withToken && tt.status == http.StatusForbidden {
+				req.Header.Set("Authorization", "Bearer "+tokenA)
+			}
+			rec := httptest.NewRecorder()
+			f.router.ServeHTTP(rec, req)
+			require.Equal(t, tt.status, rec.Code, rec.Body.String())
+			assert.Equal(t, tt.challenge, rec.Header().Get("WWW-Authenticate"))
+			if tt.status == authorised {
+				assert.NotContains(t, f.logs.String(), "call refused")
+				return
+			}
+			assertSystemError(t, rec)
+			var line struct{ Level, Reason string }
+			for _, l := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+				if strings.Contains(l, `"call refused"`) {
+					require.NoError(t, json.Unmarshal([]byte(l), &line))
+				}
+			}
+			assert.Equal(t, "WARN", line.Level)
+			assert.Contains(t, line.Reason, tt.reason)
+			if tt.status == http.StatusForbidden {
+				var body SystemError
+				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+				assert.Contains(t, body.Error, "identity is not allowed: common name")
+				assert.Contains(t, body.MoreInfo.Solutions[0], "TLS_CLIENT_ALLOWED_NAMES")
+				for _, name := range allowed {
+					if !strings.Contains(certIdentity(tt.tls.VerifiedChains[0][0]), name) {
+						assert.NotContains(t, rec.Body.String(), name, "a refused caller is not told which identities are allowed")
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestUnusableClientCAFailsClosed(t *testing.T) {
+	var caProblem error
+	f := newAuthFixture(t, func(*authFixture) Auth {
+		return Auth{ClientCert: true, ClientCAStatus: func() error { return caProblem }}
+	})
+	call := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/v1/provision", strings.NewReader("{"))
+		req.TLS = verifiedAs("witboost-coordinator")
+		rec := httptest.NewRecorder()
+		f.router.ServeHTTP(rec, req)
+		return rec
+	}
+	require.Equal(t, authorised, call().Code)
+
+	caProblem = errors.New("TLS_CLIENT_CA_FILE: /etc/ca.crt: no such file or directory")
+	rec := call()
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "a certificate verified before the CA went away is refused too")
+	assertSystemError(t, rec)
+	assert.Contains(t, rec.Body.String(), "no usable client CA")
+	assert.Contains(t, rec.Body.String(), "TLS_CLIENT_CA_FILE")
+	assert.NotContains(t, rec.Body.String(), "/etc/ca.crt", "the file's path is for the logs")
+	assert.Contains(t, f.logs.String(), "the client CA file is unusable")
+	assert.Equal(t, http.StatusOK, f.call(t, http.MethodGet, "/health").Code, "/health stays open")
+
+	caProblem = nil
+	assert.Equal(t, authorised, call().Code)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,8 +50,13 @@ type APIConfig struct {
 	TLSCertFile string `env:"TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"TLS_KEY_FILE"`
 	// TLSClientCAFile requires, on the Tech Adapter routes, a client certificate issued by
-	// this CA (mutual TLS).
+	// this CA (mutual TLS). A bundle that becomes unusable (gone, unreadable, no certificate)
+	// refuses every call until it is fixed.
 	TLSClientCAFile string `env:"TLS_CLIENT_CA_FILE"`
+	// TLSClientAllowedNames pins the client certificates' identity: comma-separated common
+	// names or DNS names, one of which the certificate must carry (403 otherwise). Empty: any
+	// certificate the client CA issued.
+	TLSClientAllowedNames string `env:"TLS_CLIENT_ALLOWED_NAMES"`
 }
 
 // NewAPIServer returns the HTTP server of the API with timeouts consistent with the synchronous
@@ -64,6 +70,11 @@ func NewAPIServer(cfg APIConfig, tc client.Client, logger *slog.Logger) (*http.S
 
 // NewAPIServerWith is NewAPIServer with tel's request metrics, /metrics and traces (nil: none).
 func NewAPIServerWith(cfg APIConfig, tc client.Client, logger *slog.Logger, tel *telemetry.Telemetry) (*http.Server, *api.Server, error) {
+	return newAPIServer(cfg, apiAuth(cfg, logger), tc, logger, tel)
+}
+
+// newAPIServer is NewAPIServerWith with the access control auth.
+func newAPIServer(cfg APIConfig, auth api.Auth, tc client.Client, logger *slog.Logger, tel *telemetry.Telemetry) (*http.Server, *api.Server, error) {
 	apiCfg := api.Config{
 		TaskQueue:          cfg.Temporal.TaskQueue,
 		SyncTimeout:        cfg.SyncTimeout,
@@ -72,7 +83,7 @@ func NewAPIServerWith(cfg APIConfig, tc client.Client, logger *slog.Logger, tel 
 		SearchAttributes:   cfg.Temporal.SearchAttributes,
 		RunTimeout:         cfg.RunTimeout,
 		ValidateRunTimeout: cfg.ValidateRunTimeout,
-		Auth:               apiAuth(cfg, logger),
+		Auth:               auth,
 		DecodeConcurrency:  cfg.DecodeConcurrency,
 	}
 	if tel != nil {
@@ -114,9 +125,17 @@ func RunAPIWith(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Lis
 	if err := checkRunTimeouts(cfg); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	tlsConfig, err := newAPITLSConfig(cfg, logger)
+	serverTLS, err := newAPITLS(cfg, logger)
 	if err != nil {
 		return err
+	}
+	auth := apiAuth(cfg, logger)
+	var tlsConfig *tls.Config
+	if serverTLS != nil {
+		tlsConfig = serverTLS.config()
+		if serverTLS.clientCA != nil {
+			auth.ClientCAStatus = serverTLS.clientCAStatus
+		}
 	}
 	if cfg.Temporal.SearchAttributes {
 		namespace, err := cfg.Temporal.ResolvedNamespace()
@@ -127,10 +146,13 @@ func RunAPIWith(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Lis
 			return err
 		}
 	}
+	if !auth.ClientCert && auth.Token == nil {
+		logger.Warn(noAccessControl)
+	}
 	if cfg.AuthTokenFile != "" && tlsConfig == nil {
 		logger.Warn("AUTH_TOKEN_FILE is set but the API serves plain HTTP: the token crosses the network in clear text unless TLS is terminated in front of the API (a service mesh); set TLS_CERT_FILE and TLS_KEY_FILE")
 	}
-	httpSrv, apiSrv, err := NewAPIServerWith(cfg, tc, logger, tel)
+	httpSrv, apiSrv, err := newAPIServer(cfg, auth, tc, logger, tel)
 	if err != nil {
 		return err
 	}
@@ -143,7 +165,8 @@ func RunAPIWith(ctx context.Context, cfg APIConfig, tc client.Client, ln net.Lis
 		go func() { errc <- httpSrv.Serve(ln) }()
 	}
 	logger.Info("API listening", "address", ln.Addr().String(), "syncTimeout", cfg.SyncTimeout.String(),
-		"https", tlsConfig != nil, "bearerToken", cfg.AuthTokenFile != "", "mutualTLS", cfg.TLSClientCAFile != "")
+		"https", tlsConfig != nil, "bearerToken", cfg.AuthTokenFile != "", "mutualTLS", cfg.TLSClientCAFile != "",
+		"clientNamesPinned", len(auth.ClientNames))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve API: %w", err)

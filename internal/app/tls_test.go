@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/witboost-community/cde-spark-provisioner/api"
 	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
 )
 
@@ -330,6 +334,9 @@ func TestAccessConfigErrorsStopTheStart(t *testing.T) {
 		{"a key without its certificate", func(c *APIConfig) { c.TLSKeyFile = key }, "TLS_CERT_FILE and TLS_KEY_FILE go together"},
 		{"a client CA over plain HTTP", func(c *APIConfig) { c.TLSClientCAFile = ca.File }, "TLS_CLIENT_CA_FILE needs TLS_CERT_FILE"},
 		{"a negative grace period", func(c *APIConfig) { c.AuthTokenGracePeriod = -time.Second }, "AUTH_TOKEN_GRACE_PERIOD"},
+		{"allowed client names without a client CA", func(c *APIConfig) {
+			c.TLSCertFile, c.TLSKeyFile, c.TLSClientAllowedNames = cert, key, "coordinator"
+		}, "TLS_CLIENT_ALLOWED_NAMES pins the identity of client certificates: it needs TLS_CLIENT_CA_FILE"},
 		{"a missing certificate file", func(c *APIConfig) { c.TLSCertFile, c.TLSKeyFile = filepath.Join(p.Dir, "absent"), key }, "absent"},
 		{"a key that is not the certificate's", func(c *APIConfig) { c.TLSCertFile, c.TLSKeyFile = otherCert, key }, "TLS_CERT_FILE/TLS_KEY_FILE"},
 		{"a client CA file without a certificate", func(c *APIConfig) {
@@ -368,5 +375,186 @@ func TestMutualTLSConnectionsAreNeverResumed(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, authorised, resp.StatusCode)
 		assert.False(t, resp.TLS.DidResume, "connection %d: every client certificate is verified against the CA of the moment", i)
+	}
+}
+
+// answer is a call's status, the SystemError of a refusal, and whether it went over a connection
+// already used before.
+type answer struct {
+	status int
+	body   api.SystemError
+	reused bool
+}
+
+func provisionOver(t *testing.T, c *http.Client, url string) answer {
+	t.Helper()
+	var a answer
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { a.reused = info.Reused }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost, url, strings.NewReader("{"))
+	require.NoError(t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	a.status = resp.StatusCode
+	if a.status == http.StatusUnauthorized || a.status == http.StatusForbidden {
+		require.NoError(t, json.Unmarshal(raw, &a.body), string(raw))
+		require.NotNil(t, a.body.MoreInfo, string(raw))
+		assert.Equal(t, []string{a.body.Error}, a.body.MoreInfo.Problems)
+		assert.NotEmpty(t, a.body.UserMessage)
+		assert.NotEmpty(t, a.body.MoreInfo.Solutions)
+	}
+	return a
+}
+
+func TestClientCertificateIdentityPinning(t *testing.T) {
+	p := testsupport.NewPKI(t)
+	serverCA, clientCA := p.CA("server-ca"), p.CA("client-ca")
+	_, serverCert, serverKey := p.Leaf(serverCA, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	byName, _, _ := p.Leaf(clientCA, "witboost-coordinator", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
+	bySAN, _, _ := p.Leaf(clientCA, "Witboost Coordinator (prod)", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth,
+		DNSNames: []string{"coordinator.witboost.example.com"}})
+	other, _, _ := p.Leaf(clientCA, "test-runner", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth, DNSNames: []string{"runner.example.com"}})
+
+	addr, logs := runAPI(t, func(c *APIConfig) {
+		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, clientCA.File
+		c.TLSClientAllowedNames = " witboost-coordinator, coordinator.witboost.example.com ,"
+	})
+	url := "https://" + addr + "/v1/provision"
+	tests := []struct {
+		name   string
+		cert   tls.Certificate
+		status int
+	}{
+		{"a certificate whose common name is allowed is accepted", byName, authorised},
+		{"a certificate with an allowed DNS name is accepted", bySAN, authorised},
+		{"another certificate of the same CA is refused with 403", other, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := provisionOver(t, httpsClient(pool(serverCA), tt.cert), url)
+			require.Equal(t, tt.status, a.status)
+			if tt.status == http.StatusForbidden {
+				assert.Equal(t, `the client certificate's identity is not allowed: common name "test-runner", DNS names "runner.example.com"`, a.body.Error)
+				assert.Contains(t, a.body.MoreInfo.Solutions[0], "TLS_CLIENT_ALLOWED_NAMES")
+			}
+		})
+	}
+	t.Run("no certificate is still a 401", func(t *testing.T) {
+		assert.Equal(t, http.StatusUnauthorized, provisionOver(t, httpsClient(pool(serverCA)), url).status)
+	})
+	t.Run("the refusal is logged with the certificate's names", func(t *testing.T) {
+		assert.Contains(t, logs.String(), `client certificate identity not allowed: common name \"test-runner\"`)
+		assert.Contains(t, logs.String(), `"clientNamesPinned":2`)
+		assert.NotContains(t, logs.String(), "BEGIN CERTIFICATE")
+	})
+}
+
+func TestClientCAFileThatVanishesFailsClosed(t *testing.T) {
+	p := testsupport.NewPKI(t)
+	serverCA, clientCA := p.CA("server-ca"), p.CA("client-ca")
+	_, serverCert, serverKey := p.Leaf(serverCA, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	coordinator, _, _ := p.Leaf(clientCA, "coordinator", testsupport.LeafOptions{Usage: x509.ExtKeyUsageClientAuth})
+	caFile := filepath.Join(p.Dir, "client-ca-bundle.pem")
+	copyFile(t, p, clientCA.File, caFile)
+
+	addr, logs := runAPI(t, func(c *APIConfig) {
+		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, caFile
+	})
+	url := "https://" + addr + "/v1/provision"
+	// A Coordinator that keeps its connection open, verified while the CA was there.
+	keepAlive := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: pool(serverCA), Certificates: []tls.Certificate{coordinator}, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2: true,
+	}}
+	require.Equal(t, authorised, provisionOver(t, keepAlive, url).status)
+
+	require.NoError(t, os.Remove(caFile)) // the ConfigMap is deleted, or its key renamed
+	refusedForTheCA := func(t *testing.T, a answer) {
+		t.Helper()
+		require.Equal(t, http.StatusUnauthorized, a.status)
+		assert.Contains(t, a.body.Error, "no usable client CA")
+		assert.Contains(t, a.body.MoreInfo.Solutions[0], "TLS_CLIENT_CA_FILE")
+	}
+	t.Run("a connection verified before the CA vanished is refused", func(t *testing.T) {
+		a := provisionOver(t, keepAlive, url)
+		require.True(t, a.reused, "the call must go over the connection opened while the CA was there")
+		refusedForTheCA(t, a)
+	})
+	t.Run("a new connection presenting the certificate is refused", func(t *testing.T) {
+		refusedForTheCA(t, provisionOver(t, httpsClient(pool(serverCA), coordinator), url))
+		refusedForTheCA(t, provisionOver(t, forcingClient(pool(serverCA), coordinator), url))
+	})
+	t.Run("health stays open", func(t *testing.T) {
+		resp, err := get(httpsClient(pool(serverCA)), "https://"+addr+"/health")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	})
+	t.Run("a bundle without a certificate fails closed too", func(t *testing.T) {
+		p.Write(caFile, []byte("not a certificate"))
+		refusedForTheCA(t, provisionOver(t, httpsClient(pool(serverCA), coordinator), url))
+	})
+	t.Run("each problem is logged once, naming the file", func(t *testing.T) {
+		l := logs.String()
+		assert.Equal(t, 2, strings.Count(l, "TLS_CLIENT_CA_FILE unusable"), l)
+		assert.Contains(t, l, "TLS_CLIENT_CA_FILE: "+caFile)
+		assert.Contains(t, l, "holds no PEM certificate")
+	})
+	t.Run("the CA back, calls are accepted again", func(t *testing.T) {
+		copyFile(t, p, clientCA.File, caFile)
+		assert.Equal(t, authorised, provisionOver(t, httpsClient(pool(serverCA), coordinator), url).status)
+		assert.Equal(t, authorised, provisionOver(t, keepAlive, url).status)
+		assert.Contains(t, logs.String(), "TLS files reloaded: client CA")
+	})
+}
+
+func TestAPIWithoutAccessControlWarnsAtStart(t *testing.T) {
+	p := testsupport.NewPKI(t)
+	serverCA, clientCA := p.CA("server-ca"), p.CA("client-ca")
+	_, serverCert, serverKey := p.Leaf(serverCA, "api", testsupport.LeafOptions{Usage: x509.ExtKeyUsageServerAuth})
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(testToken), 0o600))
+	tests := []struct {
+		name   string
+		change func(*APIConfig)
+		https  bool
+		warned bool
+	}{
+		{"neither a token nor a client CA", func(*APIConfig) {}, false, true},
+		{"HTTPS without a client CA", func(c *APIConfig) { c.TLSCertFile, c.TLSKeyFile = serverCert, serverKey }, true, true},
+		{"a bearer token", func(c *APIConfig) { c.AuthTokenFile = tokenFile }, false, false},
+		{"mutual TLS", func(c *APIConfig) {
+			c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, clientCA.File
+		}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, logs := runAPI(t, tt.change)
+			// An answer means the start-up, and its warnings, are over.
+			scheme, c := "http", &http.Client{Timeout: 10 * time.Second}
+			if tt.https {
+				scheme, c = "https", httpsClient(pool(serverCA))
+			}
+			resp, err := get(c, scheme+"://"+addr+"/health")
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+
+			var warning map[string]any
+			for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				if strings.Contains(l, "no access control") {
+					require.NoError(t, json.Unmarshal([]byte(l), &warning))
+				}
+			}
+			if !tt.warned {
+				assert.Nil(t, warning, logs.String())
+				return
+			}
+			require.NotNil(t, warning, logs.String())
+			assert.Equal(t, "WARN", warning["level"])
+			for _, setting := range []string{"AUTH_TOKEN_FILE", "TLS_CLIENT_CA_FILE"} {
+				assert.Contains(t, warning["msg"], setting)
+			}
+		})
 	}
 }
