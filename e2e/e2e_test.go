@@ -18,7 +18,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
@@ -439,21 +438,18 @@ func TestRunsAreFindableByComponentAndHoldNoSecret(t *testing.T) {
 	}, 20*time.Second, 200*time.Millisecond)
 	assert.Equal(t, workflows.ComponentWorkflowID("development", compID), ids[0])
 
-	// Neither the history nor the worker's logs hold a credential.
-	iter := st.tc.GetWorkflowHistory(ctx, ids[0], "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var history strings.Builder
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		require.NoError(t, err)
-		b, err := json.Marshal(ev)
-		require.NoError(t, err)
-		history.Write(b)
-	}
-	for _, secret := range []string{cdesim.DemoPrivateKey, cdesim.DemoPassword} {
-		assert.NotContains(t, history.String(), secret)
-		assert.NotContains(t, st.logs.String(), secret)
-	}
-	assert.Contains(t, history.String(), "UpsertJob", "the history was read")
+	// Neither the history nor the logs of the shared stack hold one of its credentials (every
+	// credential and every place: TestNoCredentialInLogsHistoriesMetricsSpansOrAnswers).
+	history := historyText(ctx, t, st.tc, ids[0], "")
+	scan := newSecretScan(t,
+		credential{"CDP private key", cdesim.DemoPrivateKey},
+		credential{"workload password", cdesim.DemoPassword},
+		credential{"workload Basic credential", basicCredential(cdesim.DemoUser, cdesim.DemoPassword)},
+		credential{"S3 secret access key", "e2e-secret-key"}, // main_test.go's
+	)
+	scan.check(t, "the history", history)
+	scan.check(t, "the logs", st.logs.String())
+	assert.Contains(t, history, "UpsertJob", "the history was read")
 	// The worker's log lines of the run carry the component id beside the workflow and run ids.
 	var runLines int
 	for _, line := range strings.Split(st.logs.String(), "\n") {
