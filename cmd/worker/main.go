@@ -58,7 +58,7 @@ func run() error {
 
 	// The probes are served before Temporal is dialled (that waits up to a minute when the
 	// server starts alongside): the pod is alive and not ready meanwhile, not restarted.
-	probes := health.New()
+	probes := health.New(health.WithLogger(logger)) // the probes answer without error text; it goes to the log
 	ln, err := net.Listen("tcp", cfg.HealthAddr)
 	if err != nil {
 		return fmt.Errorf("health listener: %w", err)
