@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -393,6 +395,7 @@ func TestHelmTemplate(t *testing.T) {
 			wantKinds:      map[string]int{"Deployment": 2, "Service": 1, "PodDisruptionBudget": 2, "HorizontalPodAutoscaler": 1, "ServiceAccount": 1},
 			wantAutoscaler: "HorizontalPodAutoscaler",
 			secrets:        [2]string{"cde-spark-provisioner-cdp", "cde-spark-provisioner-cde"},
+			wantAuth:       [3]string{defaultTokenSecret, "", ""},
 		},
 		{
 			name:           "production values: Temporal-aware HPA, AWS keys and extra CA from the cluster",
@@ -413,12 +416,14 @@ func TestHelmTemplate(t *testing.T) {
 			wantKinds:      map[string]int{"Deployment": 2, "Service": 1, "PodDisruptionBudget": 2, "ScaledObject": 1, "ServiceAccount": 1},
 			wantAutoscaler: "ScaledObject",
 			secrets:        [2]string{"cde-spark-provisioner-cdp", "cde-spark-provisioner-cde"},
+			wantAuth:       [3]string{defaultTokenSecret, "", ""},
 		},
 		{
 			name:      "autoscaling off: fixed worker replicas, no autoscaler",
 			args:      []string{"--set", "worker.autoscaling.enabled=false", "--set", "worker.replicaCount=4"},
 			wantKinds: map[string]int{"Deployment": 2, "Service": 1, "PodDisruptionBudget": 2, "ServiceAccount": 1},
 			secrets:   [2]string{"cde-spark-provisioner-cdp", "cde-spark-provisioner-cde"},
+			wantAuth:  [3]string{defaultTokenSecret, "", ""},
 		},
 	}
 	for _, tt := range tests {
@@ -705,6 +710,10 @@ func TestHelmTemplateRefusesBadValues(t *testing.T) {
 		{"no CDE workload user Secret is an error", []string{"--set", "secrets.cde.existingSecret="}, "secrets.cde.existingSecret"},
 		{"an unknown autoscaling mode is an error", []string{"--set", "worker.autoscaling.mode=magic"}, "want cpu, prometheus or keda"},
 		{"a cluster older than the chart supports is refused", []string{"--kube-version", "1.22.0"}, "kubeVersion"},
+		{"a client CA without HTTPS is an error, not an api that refuses to start", []string{"--set", "api.tls.clientCAConfigMap=ca"}, "api.tls.clientCAConfigMap (mutual TLS) needs api.tls.existingSecret"},
+		{"allowed client names without a client CA is an error", []string{"--set", "api.tls.clientAllowedNames={witboost-coordinator}"}, "api.tls.clientAllowedNames pins the identity of client certificates: it needs api.tls.clientCAConfigMap"},
+		{"access control disabled while a token is configured is a contradiction", []string{"--set", "api.auth.disabled=true"}, `api.auth.disabled=true, yet access control is configured (api.auth.tokenSecret="` + defaultTokenSecret + `"`},
+		{"access control disabled while mutual TLS is configured is a contradiction", []string{"--set", "api.auth.disabled=true,api.auth.tokenSecret=,api.tls.existingSecret=tls,api.tls.clientCAConfigMap=ca"}, `api.tls.clientCAConfigMap="ca"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -715,6 +724,155 @@ func TestHelmTemplateRefusesBadValues(t *testing.T) {
 			_, err := helm(t, args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("helm %v: %v, want an error containing %q", args, err, tt.want)
+			}
+		})
+	}
+}
+
+// defaultTokenSecret is the Secret of the bearer token in the chart's default values: like the
+// CDP and CDE Secrets, one the operator creates.
+const defaultTokenSecret = "cde-spark-provisioner-api-token"
+
+// apiAndWorker renders the chart with args and returns the api's and the worker's pods and
+// containers.
+func apiAndWorker(t *testing.T, args ...string) (apiPod podSpec, apiC container, workerPod podSpec, workerC container) {
+	t.Helper()
+	r := render(t, args...)
+	var api, worker deploymentSpec
+	r.get(t, "Deployment", "rel-cde-spark-provisioner-api", &api)
+	r.get(t, "Deployment", "rel-cde-spark-provisioner-worker", &worker)
+	return api.Template.Spec, api.Template.Spec.Containers[0], worker.Template.Spec, worker.Template.Spec.Containers[0]
+}
+
+// TestHelmAccessControlIsRequired checks that the chart renders an api that answers anyone only
+// when the values say so (api.auth.disabled), and renders each way of securing it.
+func TestHelmAccessControlIsRequired(t *testing.T) {
+	t.Run("without a token or mutual TLS the chart refuses, naming the values to set", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"--set", "api.auth.tokenSecret="},
+			// HTTPS alone authenticates nobody.
+			{"--set", "api.auth.tokenSecret=,api.tls.existingSecret=tls"},
+		} {
+			_, err := helm(t, append([]string{"template", "rel", chartPath, "--kube-version", kubeVersion}, args...)...)
+			if err == nil {
+				t.Fatalf("helm template %v rendered an API without access control", args)
+			}
+			for _, value := range []string{"the API would answer anyone", "api.auth.tokenSecret", "api.tls.existingSecret", "api.tls.clientCAConfigMap", "api.auth.disabled=true"} {
+				if !strings.Contains(err.Error(), value) {
+					t.Errorf("helm template %v: %v\nwant it to name %q", args, err, value)
+				}
+			}
+		}
+	})
+
+	valuesFile := func(t *testing.T, text string) string {
+		t.Helper()
+		// Not under t.TempDir(): helm splits -f at commas, which test names may hold.
+		dir, err := os.MkdirTemp("", "csp-values")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		path := filepath.Join(dir, "values.yaml")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tests := []struct {
+		name   string
+		args   func(t *testing.T) []string
+		want   map[string]string // api variable: where its file comes from, or its value; "" = unset
+		scheme string            // of the readiness probe
+	}{
+		{
+			name: "a bearer token: the default values name its Secret",
+			args: func(*testing.T) []string { return nil },
+			want: map[string]string{"AUTH_TOKEN_FILE": "secret " + defaultTokenSecret + " key token", "TLS_CLIENT_CA_FILE": "", "TLS_CLIENT_ALLOWED_NAMES": ""},
+		},
+		{
+			name: "mutual TLS alone, with pinned client names",
+			args: func(t *testing.T) []string {
+				return []string{"-f", valuesFile(t, `
+api:
+  auth: {tokenSecret: ""}
+  tls:
+    existingSecret: api-tls
+    clientCAConfigMap: coordinator-ca
+    clientCAKey: bundle.pem
+    clientAllowedNames: [witboost-coordinator, coordinator.witboost.example.com]
+`)}
+			},
+			want: map[string]string{"AUTH_TOKEN_FILE": "", "TLS_CLIENT_CA_FILE": "configMap coordinator-ca key bundle.pem",
+				"TLS_CLIENT_ALLOWED_NAMES": "witboost-coordinator,coordinator.witboost.example.com"},
+			scheme: "HTTPS",
+		},
+		{
+			name: "client names as a comma-separated string",
+			args: func(*testing.T) []string {
+				return []string{"--set", "api.tls.existingSecret=api-tls,api.tls.clientCAConfigMap=coordinator-ca", "--set-string", `api.tls.clientAllowedNames=a\,b`}
+			},
+			want:   map[string]string{"AUTH_TOKEN_FILE": "secret " + defaultTokenSecret + " key token", "TLS_CLIENT_CA_FILE": "configMap coordinator-ca key ca.crt", "TLS_CLIENT_ALLOWED_NAMES": "a,b"},
+			scheme: "HTTPS",
+		},
+		{
+			name: "access control explicitly disabled",
+			args: func(*testing.T) []string { return []string{"--set", "api.auth.tokenSecret=,api.auth.disabled=true"} },
+			want: map[string]string{"AUTH_TOKEN_FILE": "", "TLS_CLIENT_CA_FILE": "", "TLS_CLIENT_ALLOWED_NAMES": ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args(t)
+			if out, err := helm(t, append([]string{"lint", "--strict", "--kube-version", kubeVersion, chartPath}, args...)...); err != nil {
+				t.Fatalf("helm lint: %v\n%s", err, out)
+			}
+			pod, c, _, _ := apiAndWorker(t, args...)
+			for name, want := range tt.want {
+				e, ok := c.env(name)
+				got := ""
+				switch {
+				case ok && strings.HasSuffix(name, "_FILE"):
+					got = fileKey(pod, c, deref(e.Value))
+				case ok:
+					got = deref(e.Value)
+				}
+				if got != want || ok != (want != "") {
+					t.Errorf("api %s = %q (set %t), want %q", name, got, ok, want)
+				}
+			}
+			if _, ok := c.env("AUTH_DISABLED"); ok {
+				t.Error("api.auth.disabled reaches the pod: it only lifts the chart's refusal")
+			}
+			if rp := c.ReadinessProbe; rp == nil || rp.HTTPGet == nil || rp.HTTPGet.Scheme != tt.scheme {
+				t.Errorf("readiness probe scheme %+v, want %q", rp, tt.scheme)
+			}
+		})
+	}
+}
+
+// TestHelmS3AllowedPrefixes checks the worker's artifact allowlist: scoped per data product by
+// default, refusing everything until the bucket is set, and taken from a list or a string.
+func TestHelmS3AllowedPrefixes(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // "" = not set
+	}{
+		{"by default each data product's own prefix of a bucket to name, which allows nothing until it is named", nil, "s3://<bucket>/{domain}/{dataProduct}/"},
+		{"a string with placeholders", []string{"--set", "worker.s3AllowedPrefixes=s3://witboost-artifacts/{domain}/{dataProduct}/{environment}/"}, "s3://witboost-artifacts/{domain}/{dataProduct}/{environment}/"},
+		{"a list, as in the production-like values", []string{"-f", productionValues}, "s3://witboost-artifacts-prod/{domain}/{dataProduct}/,s3://witboost-shared-libs/spark/"},
+		{"empty: no restriction, the variable is not set", []string{"--set", "worker.s3AllowedPrefixes="}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, apiC, _, workerC := apiAndWorker(t, tt.args...)
+			e, ok := workerC.env("S3_ALLOWED_PREFIXES")
+			if ok != (tt.want != "") || deref(e.Value) != tt.want {
+				t.Errorf("worker S3_ALLOWED_PREFIXES = %q (set %t), want %q", deref(e.Value), ok, tt.want)
+			}
+			if _, ok := apiC.env("S3_ALLOWED_PREFIXES"); ok {
+				t.Error("the api gets S3_ALLOWED_PREFIXES: only the worker reads artifacts")
 			}
 		})
 	}

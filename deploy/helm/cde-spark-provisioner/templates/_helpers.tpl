@@ -281,3 +281,31 @@ mounts, never subPath, so that rotations reach the running pod). */}}
       optional: true
       {{- end }}
 {{- end }}
+
+{{/* A list value, or a comma-separated string, as one comma-separated string. */}}
+{{- define "csp.commaList" -}}
+{{- if kindIs "slice" . }}{{ join "," . }}{{ else }}{{ . | default "" }}{{ end }}
+{{- end }}
+
+{{/*
+Checks of the api's access control: an API that would answer anyone on the network is refused
+unless api.auth.disabled says so, and settings the API would refuse at start-up (or that
+would be ignored) fail the install rather than the pods.
+*/}}
+{{- define "csp.accessChecks" -}}
+{{- $a := .Values.api.auth }}
+{{- $t := .Values.api.tls }}
+{{- if and $t.clientCAConfigMap (not $t.existingSecret) }}
+{{- fail "api.tls.clientCAConfigMap (mutual TLS) needs api.tls.existingSecret: client certificates are only presented over HTTPS" }}
+{{- end }}
+{{- if and (include "csp.commaList" $t.clientAllowedNames) (not $t.clientCAConfigMap) }}
+{{- fail "api.tls.clientAllowedNames pins the identity of client certificates: it needs api.tls.clientCAConfigMap (mutual TLS)" }}
+{{- end }}
+{{- if $a.disabled }}
+{{- if or $a.tokenSecret $t.clientCAConfigMap }}
+{{- fail (printf "api.auth.disabled=true, yet access control is configured (api.auth.tokenSecret=%q, api.tls.clientCAConfigMap=%q): leave both empty to run the API open, or drop api.auth.disabled" ($a.tokenSecret | default "") ($t.clientCAConfigMap | default "")) }}
+{{- end }}
+{{- else if not (or $a.tokenSecret $t.clientCAConfigMap) }}
+{{- fail "the API would answer anyone on the network: set api.auth.tokenSecret (a Secret holding the bearer token the Coordinator sends), or api.tls.existingSecret with api.tls.clientCAConfigMap (mutual TLS), or both; or set api.auth.disabled=true to run it without access control on purpose" }}
+{{- end }}
+{{- end }}
