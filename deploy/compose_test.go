@@ -30,6 +30,15 @@ func loadCompose(t *testing.T, envFile string) *types.Project {
 // later ones overriding the earlier.
 func loadComposeFiles(t *testing.T, files []string, envFile string) *types.Project {
 	t.Helper()
+	p, err := tryLoadComposeFiles(files, envFile)
+	if err != nil {
+		t.Fatalf("load %v with %s: %v", files, envFile, err)
+	}
+	return p
+}
+
+// tryLoadComposeFiles is loadComposeFiles returning the error of a file that does not load.
+func tryLoadComposeFiles(files []string, envFile string) (*types.Project, error) {
 	opts, err := cli.NewProjectOptions(files,
 		cli.WithWorkingDirectory(".."),
 		cli.WithName("cde-spark-provisioner"),
@@ -38,13 +47,48 @@ func loadComposeFiles(t *testing.T, files []string, envFile string) *types.Proje
 		cli.WithDefaultProfiles(),
 	)
 	if err != nil {
+		return nil, err
+	}
+	return opts.LoadProject(context.Background())
+}
+
+// exampleWith is .env.example with the variables of set replaced (a value of "-" removes the
+// variable's line), written to a temporary env file.
+func exampleWith(t *testing.T, set map[string]string) string {
+	t.Helper()
+	text, err := os.ReadFile("../.env.example")
+	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := opts.LoadProject(context.Background())
-	if err != nil {
-		t.Fatalf("load %v with %s: %v", files, envFile, err)
+	var out []string
+	seen := map[string]bool{}
+	for line := range strings.Lines(string(text)) {
+		name, _, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if v, replaced := set[name]; ok && replaced && !strings.HasPrefix(name, "#") {
+			seen[name] = true
+			if v != "-" {
+				out = append(out, name+"="+v+"\n")
+			}
+			continue
+		}
+		out = append(out, line)
 	}
-	return p
+	for name, v := range set {
+		if !seen[name] && v != "-" {
+			out = append(out, name+"="+v+"\n")
+		}
+	}
+	// Not under t.TempDir(): a test name may hold characters an env file path should not.
+	dir, err := os.MkdirTemp("", "csp-env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, ".env")
+	if err := os.WriteFile(path, []byte(strings.Join(out, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // readmeVars are the environment variables of the README's configuration table, by process
@@ -284,20 +328,23 @@ func TestComposeProvisionerServices(t *testing.T) {
 		})
 	}
 
-	t.Run("access control is off by default, its files mounted read-only from a git-ignored directory", func(t *testing.T) {
+	t.Run("the example turns the bearer token on, its file mounted read-only from a git-ignored directory", func(t *testing.T) {
 		api := service(t, p, "api")
-		for _, v := range []string{"AUTH_TOKEN_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"} {
-			if got, _ := env(api, v); got != "" {
-				t.Errorf("%s = %q with .env.example, want empty (off)", v, got)
+		want := map[string]string{"AUTH_TOKEN_FILE": "/etc/cde-spark-provisioner/api/token",
+			"TLS_CERT_FILE": "", "TLS_KEY_FILE": "", "TLS_CLIENT_CA_FILE": "", "TLS_CLIENT_ALLOWED_NAMES": ""}
+		for v, w := range want {
+			if got, _ := env(api, v); got != w {
+				t.Errorf("%s = %q with .env.example, want %q", v, got, w)
 			}
 		}
+		token, _ := env(api, "AUTH_TOKEN_FILE")
 		mounted := false
 		for _, v := range api.Volumes {
 			mounted = mounted || (v.Target == "/etc/cde-spark-provisioner/api" && v.ReadOnly &&
-				v.Source == filepath.Join(p.WorkingDir, "deploy", "compose", "api-secrets"))
+				v.Source == filepath.Join(p.WorkingDir, "deploy", "compose", "api-secrets") && strings.HasPrefix(token, v.Target+"/"))
 		}
 		if !mounted {
-			t.Errorf("api volumes %+v: want deploy/compose/api-secrets read-only at /etc/cde-spark-provisioner/api", api.Volumes)
+			t.Errorf("api volumes %+v: want deploy/compose/api-secrets read-only at /etc/cde-spark-provisioner/api, holding AUTH_TOKEN_FILE", api.Volumes)
 		}
 		if hc := api.HealthCheck; hc == nil || !slices.Contains(hc.Test, "-insecure") {
 			t.Error("the api health check must accept the API's own certificate once TLS is on (-insecure)")
@@ -626,6 +673,143 @@ func TestComposeSecuredTemporal(t *testing.T) {
 		}
 		if _, err := os.Stat("compose/temporal-secrets/README.md"); err != nil {
 			t.Error(err)
+		}
+	})
+}
+
+// TestComposeAccessControlGuard checks that compose refuses to start an api without access
+// control unless AUTH_DISABLED says so: the guard is an interpolation compose evaluates when it
+// loads the file (`docker compose up` and `config` alike), so compose-go sees it here.
+func TestComposeAccessControlGuard(t *testing.T) {
+	const secrets = "/etc/cde-spark-provisioner/api/"
+	open := map[string]string{"AUTH_TOKEN_FILE": "", "TLS_CLIENT_CA_FILE": "", "AUTH_DISABLED": ""}
+	with := func(extra map[string]string) map[string]string {
+		m := maps.Clone(open)
+		maps.Copy(m, extra)
+		return m
+	}
+	refused := []struct {
+		name  string
+		set   map[string]string
+		files []string
+	}{
+		{"no token, no client CA, AUTH_DISABLED empty", open, nil},
+		{"no token, no client CA, AUTH_DISABLED absent", with(map[string]string{"AUTH_DISABLED": "-"}), nil},
+		{"HTTPS without a client CA authenticates nobody", with(map[string]string{"TLS_CERT_FILE": secrets + "tls.crt", "TLS_KEY_FILE": secrets + "tls.key", "API_SCHEME": "https"}), nil},
+		{"the secured-Temporal override keeps the guard", open, []string{"compose/secured-temporal.yml"}},
+	}
+	for _, tt := range refused {
+		t.Run("refused: "+tt.name, func(t *testing.T) {
+			_, err := tryLoadComposeFiles(append([]string{"../docker-compose.yml"}, tt.files...), exampleWith(t, tt.set))
+			if err == nil {
+				t.Fatal("compose loaded an api without access control")
+			}
+			for _, want := range []string{"AUTH_TOKEN_FILE", "TLS_CLIENT_CA_FILE", "AUTH_DISABLED=true", "the api would answer anyone"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not name %q", err, want)
+				}
+			}
+		})
+	}
+
+	accepted := []struct {
+		name string
+		set  map[string]string
+		want map[string]string // api environment
+	}{
+		{"a bearer token", with(map[string]string{"AUTH_TOKEN_FILE": secrets + "token"}),
+			map[string]string{"AUTH_TOKEN_FILE": secrets + "token", "TLS_CLIENT_CA_FILE": ""}},
+		{"mutual TLS, pinned to the Coordinator's name", with(map[string]string{"TLS_CERT_FILE": secrets + "tls.crt", "TLS_KEY_FILE": secrets + "tls.key",
+			"TLS_CLIENT_CA_FILE": secrets + "client-ca.crt", "TLS_CLIENT_ALLOWED_NAMES": "witboost-coordinator", "API_SCHEME": "https"}),
+			map[string]string{"AUTH_TOKEN_FILE": "", "TLS_CLIENT_CA_FILE": secrets + "client-ca.crt", "TLS_CLIENT_ALLOWED_NAMES": "witboost-coordinator"}},
+		{"access control explicitly disabled", with(map[string]string{"AUTH_DISABLED": "true"}),
+			map[string]string{"AUTH_TOKEN_FILE": "", "TLS_CLIENT_CA_FILE": ""}},
+	}
+	for _, tt := range accepted {
+		t.Run("accepted: "+tt.name, func(t *testing.T) {
+			p, err := tryLoadComposeFiles([]string{"../docker-compose.yml"}, exampleWith(t, tt.set))
+			if err != nil {
+				t.Fatal(err)
+			}
+			api := service(t, p, "api")
+			for v, want := range tt.want {
+				if got, _ := env(api, v); got != want {
+					t.Errorf("api %s = %q, want %q", v, got, want)
+				}
+			}
+			if _, ok := env(api, "AUTH_DISABLED"); ok {
+				t.Error("AUTH_DISABLED reaches the api: it only lifts compose's guard")
+			}
+		})
+	}
+
+	t.Run("the demo runs open, saying so", func(t *testing.T) {
+		p := loadCompose(t, "compose/demo.env")
+		api := service(t, p, "api")
+		for _, v := range []string{"AUTH_TOKEN_FILE", "TLS_CLIENT_CA_FILE"} {
+			if got, _ := env(api, v); got != "" {
+				t.Errorf("demo %s = %q: the demo's sample curl sends no credential", v, got)
+			}
+		}
+		if got := api.Labels["org.witboost.cde-spark-provisioner.access-control"]; got != "true" {
+			t.Errorf("demo access-control label %q, want AUTH_DISABLED's true", got)
+		}
+	})
+}
+
+// TestComposeS3AllowedPrefixes checks the worker's artifact allowlist: the example scopes each
+// data product to its own prefix of a bucket to name, the demo lets every sample's artifacts
+// through, and without the variable every artifact is refused.
+func TestComposeS3AllowedPrefixes(t *testing.T) {
+	tests := []struct {
+		name, envFile, want string
+	}{
+		{"the example: each data product's own prefix of the bucket to name", "../.env.example", "s3://<bucket>/{domain}/{dataProduct}/"},
+		{"the demo: each sample data product's prefix of the local S3's bucket", "compose/demo.env", "s3://artifacts/{domain}/{dataProduct}/"},
+		{"unset: a bucket no bucket can be named, so nothing is read", exampleWith(t, map[string]string{"S3_ALLOWED_PREFIXES": "-"}), "s3://<bucket>/"},
+		{"empty: the same, compose has no unrestricted default", exampleWith(t, map[string]string{"S3_ALLOWED_PREFIXES": ""}), "s3://<bucket>/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := loadCompose(t, tt.envFile)
+			if got, _ := env(service(t, p, "worker"), "S3_ALLOWED_PREFIXES"); got != tt.want {
+				t.Errorf("worker S3_ALLOWED_PREFIXES = %q, want %q", got, tt.want)
+			}
+			if _, ok := env(service(t, p, "api"), "S3_ALLOWED_PREFIXES"); ok {
+				t.Error("the api gets S3_ALLOWED_PREFIXES: only the worker reads artifacts")
+			}
+		})
+	}
+
+	t.Run("the demo's allowlist lets every example's artifacts through", func(t *testing.T) {
+		prefixes, _ := env(service(t, loadCompose(t, "compose/demo.env"), "worker"), "S3_ALLOWED_PREFIXES")
+		examples, _ := filepath.Glob("../examples/*.yaml")
+		checked := 0
+		for _, f := range examples {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				DataProduct struct{ Domain, Name, Environment string } `yaml:"dataProduct"`
+			}
+			if err := yaml.Unmarshal(raw, &d); err != nil || d.DataProduct.Name == "" {
+				continue // not a descriptor (the simulator's seed)
+			}
+			expand := strings.NewReplacer("{domain}", d.DataProduct.Domain, "{dataProduct}", d.DataProduct.Name, "{environment}", d.DataProduct.Environment)
+			for _, loc := range regexp.MustCompile(`s3://[^\s"']+`).FindAllString(string(raw), -1) {
+				allowed := false
+				for p := range strings.SplitSeq(prefixes, ",") {
+					allowed = allowed || strings.HasPrefix(loc, expand.Replace(p))
+				}
+				if !allowed {
+					t.Errorf("%s: %s is outside the demo's S3_ALLOWED_PREFIXES %s", f, loc, prefixes)
+				}
+				checked++
+			}
+		}
+		if checked == 0 {
+			t.Fatal("no artifact found in examples/")
 		}
 	})
 }
