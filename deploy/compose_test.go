@@ -813,3 +813,39 @@ func TestComposeS3AllowedPrefixes(t *testing.T) {
 		}
 	})
 }
+
+// TestEveryREADMEVariableIsDocumentedForOperators keeps the README's configuration table, the
+// chart's README and the env files of compose in step: a variable added to the table must be
+// mapped to a value in the chart's README and shown in an env file, or be listed here with why.
+func TestEveryREADMEVariableIsDocumentedForOperators(t *testing.T) {
+	vars := readmeVars(t)
+	chartREADME, err := os.ReadFile("helm/cde-spark-provisioner/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envFiles []byte
+	for _, f := range []string{"../.env.example", "compose/temporal-mtls.env.example", "compose/temporal-cloud.env.example"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envFiles = append(envFiles, b...)
+	}
+	notInEnvFiles := map[string]string{
+		"HTTP_ADDR":            "fixed inside the container; API_PUBLISH chooses the host side",
+		"HEALTH_ADDR":          "fixed inside the container; only the health check uses it",
+		"TEMPORAL_CONFIG_FILE": "a profile file is the alternative to the secured-Temporal examples (docs/operations.md)",
+		"TEMPORAL_PROFILE":     "goes with TEMPORAL_CONFIG_FILE",
+	}
+	for _, v := range slices.Compact(slices.Sorted(slices.Values(append(vars["api"], vars["worker"]...)))) {
+		if !strings.Contains(string(chartREADME), "`"+v+"`") {
+			t.Errorf("%s (README configuration table) is not in the chart README's table of values", v)
+		}
+		if _, ok := notInEnvFiles[v]; ok {
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^#? ?` + v + `=`).Match(envFiles) {
+			t.Errorf("%s (README configuration table) is in neither .env.example nor the secured-Temporal examples", v)
+		}
+	}
+}
