@@ -16,6 +16,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
+
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 )
 
 // loadCompose loads docker-compose.yml as `docker compose --env-file envFile config` does:
@@ -772,8 +774,12 @@ func TestComposeS3AllowedPrefixes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := loadCompose(t, tt.envFile)
-			if got, _ := env(service(t, p, "worker"), "S3_ALLOWED_PREFIXES"); got != tt.want {
+			got, _ := env(service(t, p, "worker"), "S3_ALLOWED_PREFIXES")
+			if got != tt.want {
 				t.Errorf("worker S3_ALLOWED_PREFIXES = %q, want %q", got, tt.want)
+			}
+			if _, err := artifacts.ParseAllowlist(got); err != nil {
+				t.Errorf("the worker would refuse to start with S3_ALLOWED_PREFIXES=%q: %v", got, err)
 			}
 			if _, ok := env(service(t, p, "api"), "S3_ALLOWED_PREFIXES"); ok {
 				t.Error("the api gets S3_ALLOWED_PREFIXES: only the worker reads artifacts")

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 )
 
 // The chart is checked with the Helm CLI pinned in tools/helm (its own module, like the
@@ -870,6 +872,9 @@ func TestHelmS3AllowedPrefixes(t *testing.T) {
 			e, ok := workerC.env("S3_ALLOWED_PREFIXES")
 			if ok != (tt.want != "") || deref(e.Value) != tt.want {
 				t.Errorf("worker S3_ALLOWED_PREFIXES = %q (set %t), want %q", deref(e.Value), ok, tt.want)
+			}
+			if _, err := artifacts.ParseAllowlist(deref(e.Value)); err != nil {
+				t.Errorf("the worker would refuse to start with S3_ALLOWED_PREFIXES=%q: %v", deref(e.Value), err)
 			}
 			if _, ok := apiC.env("S3_ALLOWED_PREFIXES"); ok {
 				t.Error("the api gets S3_ALLOWED_PREFIXES: only the worker reads artifacts")
