@@ -70,7 +70,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		route := chi.RouteContext(r.Context()).RoutePattern()
-		s.log.Warn("call refused", "method", r.Method, "route", route, "remoteAddr", r.RemoteAddr,
+		s.log.Warn("call refused", "method", methodLabel(r.Method), "route", route, "remoteAddr", r.RemoteAddr,
 			"reason", ref.reason, "requestID", middleware.GetReqID(r.Context()))
 		if ref.challenge != "" {
 			w.Header().Set("WWW-Authenticate", ref.challenge)

@@ -140,7 +140,7 @@ type RequestValidationError struct {
 	MoreInfo        *MoreInfo `json:"moreInfo"`
 }
 
-// SystemError is the body of 401, 409, 413, 500 and 503 answers.
+// SystemError is the body of 401, 403, 409, 413, 500 and 503 answers.
 type SystemError struct {
 	Error       string    `json:"error"`
 	UserMessage string    `json:"userMessage"`
