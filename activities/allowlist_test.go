@@ -2,12 +2,7 @@ package activities_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,24 +11,13 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
 	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
 
-// s3Requests records the paths of the requests that reach the local S3.
-type s3Requests struct {
-	mu    sync.Mutex
-	paths []string
-}
-
-func (r *s3Requests) seen() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.paths...)
-}
-
 // allowlistFixture is activities whose store reads a local S3 through a recording proxy, with
 // the allowlist given.
-func allowlistFixture(t *testing.T, allowed string, objects ...string) (*activities.Activities, *s3Requests) {
+func allowlistFixture(t *testing.T, allowed string, objects ...string) (*activities.Activities, *testsupport.Recorder) {
 	t.Helper()
 	acts, _ := newActivities(t)
 	ctx := context.Background()
@@ -43,18 +27,8 @@ func allowlistFixture(t *testing.T, allowed string, objects ...string) (*activit
 	for _, key := range objects {
 		require.NoError(t, s3.Put(ctx, "artifacts", key, strings.NewReader("jar"), 3))
 	}
-	target, err := url.Parse(s3.URL())
-	require.NoError(t, err)
-	rec := &s3Requests{}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec.mu.Lock()
-		rec.paths = append(rec.paths, r.Method+" "+r.URL.Path)
-		rec.mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	acts.Store, err = artifacts.New(ctx, artifacts.Config{UsePathStyle: true}, artifacts.WithEndpoint(srv.URL),
+	rec := testsupport.NewRecorder(t, s3.URL())
+	acts.Store, err = artifacts.New(ctx, artifacts.Config{UsePathStyle: true}, artifacts.WithEndpoint(rec.URL),
 		artifacts.WithStaticCredentials(s3local.AccessKeyID, s3local.SecretAccessKey, ""), artifacts.WithRegion(s3local.Region))
 	require.NoError(t, err)
 	acts.Allowed, err = artifacts.ParseAllowlist(allowed)
@@ -86,10 +60,10 @@ func TestAnArtifactOutsideTheAllowlistIsRefusedWithoutAnyS3Request(t *testing.T)
 	assert.Contains(t, p.Solution, "S3_ALLOWED_PREFIXES")
 	require.Len(t, check.Objects, 1)
 	assert.Equal(t, "finance/cashflow/app.jar", check.Objects[0].Artifact.Location.Key)
-	for _, r := range s3.seen() {
+	for _, r := range s3.Seen() {
 		assert.NotContains(t, r, "hr/payroll", "the refused artifact was asked of S3")
 	}
-	assert.NotEmpty(t, s3.seen(), "the allowed one was checked")
+	assert.NotEmpty(t, s3.Seen(), "the allowed one was checked")
 }
 
 // Runs of the first releases check without their data product: a templated entry allows them
@@ -104,7 +78,7 @@ func TestTheFirstReleasesCheckMatchesOnlyPlainEntries(t *testing.T) {
 	require.Len(t, check.Problems, 1)
 	assert.Equal(t, "specific.jar", check.Problems[0].Field)
 	require.Len(t, check.Objects, 1)
-	for _, r := range s3.seen() {
+	for _, r := range s3.Seen() {
 		assert.NotContains(t, r, "finance/cashflow")
 	}
 }

@@ -4,11 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,6 +14,7 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
 )
 
 // A worker with S3_ALLOWED_PREFIXES=s3://artifacts/{domain}/{dataProduct}/ provisions a data
@@ -25,20 +22,7 @@ import (
 // uploads: its S3 requests pass through a recording proxy.
 func TestTheArtifactAllowlistKeepsEachDataProductToItsOwnPrefix(t *testing.T) {
 	ctx := context.Background()
-	target, err := url.Parse(st.s3.URL())
-	require.NoError(t, err)
-	var (
-		mu   sync.Mutex
-		seen []string
-	)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Method+" "+r.URL.Path)
-		mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s3.Close)
+	s3 := testsupport.NewRecorder(t, st.s3.URL())
 
 	cfg := st.workerCf
 	cfg.Temporal.TaskQueue = "e2e-allowlist"
@@ -62,9 +46,7 @@ func TestTheArtifactAllowlistKeepsEachDataProductToItsOwnPrefix(t *testing.T) {
 	other := unique("foreign")
 	text := strings.Replace(sparkJar(t, other), "s3://artifacts/finance/cashflow/0.0.0/spark-app-0.0.0.jar", "s3://artifacts/"+foreign, 1)
 	require.Contains(t, text, foreign)
-	mu.Lock()
-	seen = nil
-	mu.Unlock()
+	s3.Reset()
 	a := call(t, http.MethodPost, srv.URL+"/v1/provision", request(text))
 	require.Equal(t, http.StatusBadRequest, a.status, "%s", a.body)
 	var refused api.RequestValidationError
@@ -75,11 +57,9 @@ func TestTheArtifactAllowlistKeepsEachDataProductToItsOwnPrefix(t *testing.T) {
 	require.NotNil(t, refused.MoreInfo)
 	assert.Contains(t, strings.Join(refused.MoreInfo.Solutions, " "), "S3_ALLOWED_PREFIXES")
 
-	mu.Lock()
-	for _, r := range seen {
+	for _, r := range s3.Seen() {
 		assert.NotContains(t, r, "hr/payroll", "the foreign jar was asked of S3")
 	}
-	mu.Unlock()
 	mainRes := descriptor.MainResourceName(jobName(other))
 	_, ok := st.sim.FileBytes(vcID(t), mainRes, "payroll-secrets.jar")
 	assert.False(t, ok, "the foreign jar was not uploaded")
