@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/witboost-community/cde-spark-provisioner/cde"
 )
@@ -152,57 +153,8 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 	if err != nil {
 		return SyncResult{}, err
 	}
-	logger := activity.GetLogger(ctx)
-
-	var progress SyncProgress
-	if activity.HasHeartbeatDetails(ctx) {
-		if err := activity.GetHeartbeatDetails(ctx, &progress); err != nil {
-			logger.Warn("cannot read the previous attempt's progress; checking every file again", "error", err)
-			progress = SyncProgress{}
-		}
-	}
-	done := map[string]bool{}
-	for _, k := range progress.Done {
-		done[k] = true
-	}
-	// The bytes sent so far are those of the files done: what an attempt that failed sent of
-	// the others is sent again, and counted once.
-	progress.BytesSent = 0
-	for _, rf := range in.Resources {
-		for _, obj := range rf.Objects {
-			if done[rf.Resource+"/"+obj.Artifact.Location.Basename()] {
-				progress.BytesSent += obj.Size
-			}
-		}
-	}
-
-	// Heartbeats on a ticker from the start, not only when bytes flow: the resource checks, the
-	// manifest read and the prune wait on CDE too (a slow answer, the cde client's own retries),
-	// and a server that takes its time to answer after receiving a large file is not a dead worker
-	// either; none of that must make Temporal start the activity over.
-	var mu sync.Mutex // guards progress and result during the uploads
-	heartbeat := func(delta int64) {
-		mu.Lock()
-		defer mu.Unlock()
-		progress.BytesSent += delta
-		activity.RecordHeartbeat(ctx, progress)
-	}
-	tickerDone := make(chan struct{})
-	defer close(tickerDone)
-	go func() {
-		tick := time.NewTicker(livenessInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tickerDone:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				heartbeat(0)
-			}
-		}
-	}()
+	hb := startHeartbeats(ctx, in)
+	defer hb.stop()
 
 	var result SyncResult
 	current, own, err := a.firstRound(ctx, jobs, in, &result)
@@ -213,95 +165,29 @@ func (a *Activities) SyncFiles(ctx context.Context, in SyncInput) (SyncResult, e
 	if err != nil {
 		return SyncResult{}, err
 	}
-
-	type upload struct {
-		resource string
-		obj      ArtifactObject
-	}
-	var uploads []upload
+	p := planSync(in, current, old, hb.done())
+	result.Files, result.Unlisted = p.files, p.unlisted
 	for _, rf := range in.Resources {
-		for _, obj := range rf.Objects {
-			path := obj.Artifact.Location.Basename()
-			key := rf.Resource + "/" + path
-			entry, known := old.Files[key]
-			have, present := current[rf.Resource][path]
-			switch {
-			case done[key]:
-				// Uploaded by an earlier attempt of this activity.
-				result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUploaded, Bytes: obj.Size, Source: obj.Artifact.Location.String()})
-				result.BytesSent += obj.Size
-			case known && present && unchanged(entry, obj, have):
-				result.Files = append(result.Files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUnchanged, Source: obj.Artifact.Location.String()})
-			default:
-				uploads = append(uploads, upload{rf.Resource, obj})
-			}
-		}
-		if !rf.Prune {
-			result.Unlisted = append(result.Unlisted, unlisted(rf, in.ManifestResource, current[rf.Resource])...)
-			continue
-		}
-		// Runs of the first releases prune here, before the uploads; later ones leave Prune off
-		// and call PruneFiles once the job no longer references the files.
-		removed, err := prune(ctx, jobs, rf, in.ManifestResource, current[rf.Resource])
-		if err != nil {
-			return SyncResult{}, err
-		}
-		result.Files = append(result.Files, removed...)
-	}
-
-	// Uploads, side by side. The first failure cancels the others; files completed before it are
-	// in the heartbeat, so the retry does not send them again.
-	var (
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	uctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	limit := a.UploadConcurrency
-	if limit <= 0 {
-		limit = DefaultUploadConcurrency
-	}
-	sem := make(chan struct{}, limit)
-	// Files start in the descriptor's order (the application file first); a slot is taken before
-	// a goroutine starts, so the order is deterministic and at most limit run at once.
-start:
-	for _, u := range uploads {
-		select {
-		case sem <- struct{}{}:
-		case <-uctx.Done():
-			break start
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			n, err := a.upload(uctx, jobs, UploadInput{Target: in.Target, Resource: u.resource, Object: u.obj}, heartbeat)
-			mu.Lock()
-			defer mu.Unlock()
+		if rf.Prune {
+			// Runs of the first releases prune here, before the uploads; later ones leave Prune
+			// off and call PruneFiles once the job no longer references the files.
+			removed, err := prune(ctx, jobs, rf, in.ManifestResource, current[rf.Resource])
 			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				return
+				return SyncResult{}, err
 			}
-			key := u.resource + "/" + u.obj.Artifact.Location.Basename()
-			progress.Done = append(progress.Done, key)
-			activity.RecordHeartbeat(ctx, progress)
-			result.BytesSent += n
-			result.Files = append(result.Files, FileSync{Resource: u.resource, Path: u.obj.Artifact.Location.Basename(),
-				Action: ActionUploaded, Bytes: n, Source: u.obj.Artifact.Location.String()})
-		}()
+			result.Files = append(result.Files, removed...)
+		}
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return SyncResult{}, firstErr
+	uploaded, err := a.uploadAll(ctx, jobs, in.Target, p.uploads, hb)
+	if err != nil {
+		return SyncResult{}, err
 	}
-
-	result.ManifestStale = moved || manifestStale(in, old, result.Files) || (in.ComponentID != "" && old.Owner != in.ComponentID)
+	result.Files = append(result.Files, uploaded...)
 	for _, f := range result.Files {
+		result.BytesSent += f.Bytes
 		a.Metrics.file(ctx, f.Action)
 	}
+	result.ManifestStale = moved || manifestStale(in, old, result.Files) || (in.ComponentID != "" && old.Owner != in.ComponentID)
 	sort.Slice(result.Files, func(i, j int) bool {
 		if result.Files[i].Resource != result.Files[j].Resource {
 			return result.Files[i].Resource < result.Files[j].Resource
@@ -309,6 +195,160 @@ start:
 		return result.Files[i].Path < result.Files[j].Path
 	})
 	return result, nil
+}
+
+// syncHeartbeats are SyncFiles' heartbeats: the progress (files done, bytes sent), recorded on
+// every change and on a ticker from the activity's start. The ticker matters as much as the
+// bytes: the resource checks, the manifest read and the prune wait on CDE too (a slow answer, the
+// cde client's own retries), and a server that takes its time to answer after receiving a large
+// file is not a dead worker either; none of that must make Temporal start the activity over.
+type syncHeartbeats struct {
+	ctx      context.Context
+	mu       sync.Mutex // guards progress
+	progress SyncProgress
+	doneKeys map[string]bool // of the attempts before this one
+	stopped  chan struct{}
+}
+
+// startHeartbeats resumes the progress an earlier attempt heartbeated and starts the ticker.
+func startHeartbeats(ctx context.Context, in SyncInput) *syncHeartbeats {
+	hb := &syncHeartbeats{ctx: ctx, doneKeys: map[string]bool{}, stopped: make(chan struct{})}
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &hb.progress); err != nil {
+			activity.GetLogger(ctx).Warn("cannot read the previous attempt's progress; checking every file again", "error", err)
+			hb.progress = SyncProgress{}
+		}
+	}
+	for _, k := range hb.progress.Done {
+		hb.doneKeys[k] = true
+	}
+	// The bytes sent so far are those of the files done: what an attempt that failed sent of
+	// the others is sent again, and counted once.
+	hb.progress.BytesSent = 0
+	for _, rf := range in.Resources {
+		for _, obj := range rf.Objects {
+			if hb.doneKeys[fileKey(rf.Resource, obj)] {
+				hb.progress.BytesSent += obj.Size
+			}
+		}
+	}
+	go func() {
+		tick := time.NewTicker(livenessInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-hb.stopped:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				hb.sent(0)
+			}
+		}
+	}()
+	return hb
+}
+
+func (hb *syncHeartbeats) stop() { close(hb.stopped) }
+
+// done are the files (resource/path) that earlier attempts uploaded.
+func (hb *syncHeartbeats) done() map[string]bool { return hb.doneKeys }
+
+// sent records delta more bytes sent (negative: an attempt's bytes taken back).
+func (hb *syncHeartbeats) sent(delta int64) {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	hb.progress.BytesSent += delta
+	activity.RecordHeartbeat(hb.ctx, hb.progress)
+}
+
+// uploaded records a file done, so that an attempt after a crash does not send it again.
+func (hb *syncHeartbeats) uploaded(key string) {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	hb.progress.Done = append(hb.progress.Done, key)
+	activity.RecordHeartbeat(hb.ctx, hb.progress)
+}
+
+func fileKey(resource string, obj ArtifactObject) string {
+	return resource + "/" + obj.Artifact.Location.Basename()
+}
+
+// upload is a file to send: an S3 object into a resource.
+type upload struct {
+	resource string
+	obj      ArtifactObject
+}
+
+// syncPlan is what SyncFiles does to each file the descriptor lists, and the files it does not.
+type syncPlan struct {
+	uploads  []upload   // in the descriptor's order: the application file first
+	files    []FileSync // unchanged, and uploaded by an earlier attempt
+	unlisted []FileSync // in resources without Prune: PruneFiles' work, once the job is updated
+}
+
+// planSync decides, file by file, from what the resources hold (current), the manifest (old) and
+// the files earlier attempts uploaded (done): upload, or leave unchanged.
+func planSync(in SyncInput, current map[string]map[string]cde.ResourceFile, old manifest, done map[string]bool) syncPlan {
+	var p syncPlan
+	for _, rf := range in.Resources {
+		for _, obj := range rf.Objects {
+			path := obj.Artifact.Location.Basename()
+			key := fileKey(rf.Resource, obj)
+			entry, known := old.Files[key]
+			have, present := current[rf.Resource][path]
+			switch {
+			case done[key]:
+				// Uploaded by an earlier attempt of this activity.
+				p.files = append(p.files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUploaded, Bytes: obj.Size, Source: obj.Artifact.Location.String()})
+			case known && present && unchanged(entry, obj, have):
+				p.files = append(p.files, FileSync{Resource: rf.Resource, Path: path, Action: ActionUnchanged, Source: obj.Artifact.Location.String()})
+			default:
+				p.uploads = append(p.uploads, upload{rf.Resource, obj})
+			}
+		}
+		if !rf.Prune {
+			p.unlisted = append(p.unlisted, unlisted(rf, in.ManifestResource, current[rf.Resource])...)
+		}
+	}
+	return p
+}
+
+// uploadAll sends the uploads side by side, at most UploadConcurrency at once, in order (a
+// slot is taken before a file starts). The first failure cancels the others; the files done
+// before it are in the heartbeats, so the retry does not send them again.
+func (a *Activities) uploadAll(ctx context.Context, jobs *cde.JobsClient, t Target, uploads []upload, hb *syncHeartbeats) ([]FileSync, error) {
+	limit := a.UploadConcurrency
+	if limit <= 0 {
+		limit = DefaultUploadConcurrency
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	var (
+		mu    sync.Mutex
+		files []FileSync
+	)
+	for _, u := range uploads {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			n, err := a.upload(gctx, jobs, UploadInput{Target: t, Resource: u.resource, Object: u.obj}, hb.sent)
+			if err != nil {
+				return err
+			}
+			hb.uploaded(fileKey(u.resource, u.obj))
+			mu.Lock()
+			defer mu.Unlock()
+			files = append(files, FileSync{Resource: u.resource, Path: u.obj.Artifact.Location.Basename(),
+				Action: ActionUploaded, Bytes: n, Source: u.obj.Artifact.Location.String()})
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return files, nil
 }
 
 // firstRound asks side by side what nothing else waits for: the creation of each resource (and
