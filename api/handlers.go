@@ -40,7 +40,7 @@ func (s *Server) validateSync(w http.ResponseWriter, r *http.Request) {
 		s.temporalError(w, r, "starting the validation failed", err)
 		return
 	}
-	res, err, out := s.wait(r, run)
+	res, out, err := s.wait(r, run)
 	switch {
 	case out == gone:
 		return
@@ -86,18 +86,17 @@ func (s *Server) validateAsync(w http.ResponseWriter, r *http.Request) {
 
 // validateStatus is GET /v2/validate/{token}/status.
 func (s *Server) validateStatus(w http.ResponseWriter, r *http.Request) {
-	id, runID, op, status, ok := s.lookupToken(w, r, workflows.OpValidate)
+	run, ok := s.lookupToken(w, r, workflows.OpValidate)
 	if !ok {
 		return
 	}
-	_ = op
-	switch status {
+	switch run.status {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
 		writeJSON(w, http.StatusOK, ValidationStatus{Status: StatusRunning})
 		return
 	}
 	var res workflows.Result
-	if err := s.temporal.GetWorkflow(r.Context(), id, runID).Get(r.Context(), &res); err != nil {
+	if err := s.temporal.GetWorkflow(r.Context(), run.id, run.runID).Get(r.Context(), &res); err != nil {
 		writeJSON(w, http.StatusOK, ValidationStatus{Status: StatusFailed})
 		return
 	}
@@ -144,7 +143,7 @@ func (s *Server) mutate(op workflows.Operation) http.HandlerFunc {
 			return
 		}
 		token := EncodeToken(run.GetID(), run.GetRunID())
-		res, err, out := s.wait(r, run)
+		res, out, err := s.wait(r, run)
 		switch {
 		case out == gone:
 			return
@@ -165,18 +164,18 @@ func (s *Server) mutate(op workflows.Operation) http.HandlerFunc {
 
 // provisionStatus is GET /v1/provision/{token}/status, for tokens of provisions and unprovisions.
 func (s *Server) provisionStatus(w http.ResponseWriter, r *http.Request) {
-	id, runID, op, status, ok := s.lookupToken(w, r, workflows.OpProvision, workflows.OpUnprovision)
+	run, ok := s.lookupToken(w, r, workflows.OpProvision, workflows.OpUnprovision)
 	if !ok {
 		return
 	}
-	switch status {
+	switch run.status {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		p := s.progress(r.Context(), id, runID)
-		writeJSON(w, http.StatusOK, ProvisioningStatus{Status: StatusRunning, Result: "The " + string(op) + " is running: " + p.Step, Logs: logs(p.Logs)})
+		p := s.progress(r.Context(), run.id, run.runID)
+		writeJSON(w, http.StatusOK, ProvisioningStatus{Status: StatusRunning, Result: "The " + string(run.op) + " is running: " + p.Step, Logs: logs(p.Logs)})
 		return
 	}
 	var res workflows.Result
-	err := s.temporal.GetWorkflow(r.Context(), id, runID).Get(r.Context(), &res)
+	err := s.temporal.GetWorkflow(r.Context(), run.id, run.runID).Get(r.Context(), &res)
 	if err == nil {
 		writeJSON(w, http.StatusOK, completedStatus(res))
 		return
@@ -186,12 +185,19 @@ func (s *Server) provisionStatus(w http.ResponseWriter, r *http.Request) {
 		s.temporalError(w, r, "reading the run's result failed", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, failedStatus(op, s.failure(r.Context(), err, id, runID)))
+	writeJSON(w, http.StatusOK, failedStatus(run.op, s.failure(r.Context(), err, run.id, run.runID)))
 }
 
 // lookupToken decodes the path's token and finds its run, which must be one of ops. It answers
 // itself (400 for anything that is not a token of a known run of these operations).
-func (s *Server) lookupToken(w http.ResponseWriter, r *http.Request, ops ...workflows.Operation) (string, string, workflows.Operation, enumspb.WorkflowExecutionStatus, bool) {
+// tokenRun is the run a status token designates.
+type tokenRun struct {
+	id, runID string
+	op        workflows.Operation
+	status    enumspb.WorkflowExecutionStatus
+}
+
+func (s *Server) lookupToken(w http.ResponseWriter, r *http.Request, ops ...workflows.Operation) (tokenRun, bool) {
 	token := chi.URLParam(r, "token")
 	refuse := func(msg string) {
 		ps := descriptor.Problems{{Field: "token", Message: msg,
@@ -201,7 +207,7 @@ func (s *Server) lookupToken(w http.ResponseWriter, r *http.Request, ops ...work
 	id, runID, err := DecodeToken(token)
 	if err != nil {
 		refuse("The token is not one this provisioner issued")
-		return "", "", "", 0, false
+		return tokenRun{}, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
@@ -210,20 +216,20 @@ func (s *Server) lookupToken(w http.ResponseWriter, r *http.Request, ops ...work
 	switch {
 	case errors.As(err, &notFound):
 		refuse("No run is known for this token (it may be older than the history retention)")
-		return "", "", "", 0, false
+		return tokenRun{}, false
 	case err != nil:
 		s.temporalError(w, r, "looking up the token's run failed", err)
-		return "", "", "", 0, false
+		return tokenRun{}, false
 	}
 	var op string
 	_ = desc.GetMemoValue(workflows.MemoOperation, &op)
 	for _, want := range ops {
 		if workflows.Operation(op) == want && desc.WorkflowType.Name == want.WorkflowName() {
-			return id, runID, want, desc.Status, true
+			return tokenRun{id: id, runID: runID, op: want, status: desc.Status}, true
 		}
 	}
 	refuse("The token belongs to a " + orDefault(op, "different") + " run, not to this status endpoint")
-	return "", "", "", 0, false
+	return tokenRun{}, false
 }
 
 func completedStatus(res workflows.Result) ProvisioningStatus {

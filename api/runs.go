@@ -120,7 +120,7 @@ const (
 )
 
 // wait waits up to the synchronous timeout for the run. The run goes on whatever happens here.
-func (s *Server) wait(r *http.Request, run client.WorkflowRun) (workflows.Result, error, outcome) {
+func (s *Server) wait(r *http.Request, run client.WorkflowRun) (workflows.Result, outcome, error) {
 	deadline := time.Now().Add(s.cfg.SyncTimeout)
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
@@ -136,17 +136,17 @@ func (s *Server) wait(r *http.Request, run client.WorkflowRun) (workflows.Result
 	var runErr *temporal.WorkflowExecutionError
 	switch {
 	case err == nil:
-		return res, nil, done
+		return res, done, nil
 	case r.Context().Err() != nil:
-		return res, err, gone
+		return res, gone, err
 	case errors.As(err, &runErr):
-		return res, err, done // the run itself ended, failed
+		return res, done, err // the run itself ended, failed
 	case ctx.Err() != nil || isDeadline(err) && time.Until(deadline) < time.Second:
 		// Our wait is over (or the API is draining). Get reports its own RPC deadline, which can
 		// fire a moment before the context's timer: both mean "still running".
-		return res, err, pending
+		return res, pending, err
 	}
-	return res, err, done
+	return res, done, err
 }
 
 // isDeadline reports a deadline error as gRPC, Temporal or the context phrase it.
