@@ -25,184 +25,239 @@ func Provision(ctx workflow.Context, in Input) (Result, error) {
 }
 
 func provision(r *run) (Result, error) {
-	ctx := r.ctx
 	if err := r.recheckInput(); err != nil {
 		return Result{}, err
 	}
-	d := r.in.Descriptor
-	s := d.Component.Specific
+	p := &provisioning{run: r, d: r.in.Descriptor, s: r.in.Descriptor.Component.Specific}
+	for _, step := range []func() error{
+		p.check,            // the CDE service, the virtual cluster and the artifacts
+		p.planResources,    // the job's resources and the files of each
+		p.syncFiles,        // resources created, changed files uploaded
+		p.waitForPythonEnv, // a PySpark environment built from its requirements
+		p.upsertJob,        // the job created or updated (the upload manifest beside it)
+		p.cleanUp,          // files no longer listed, the environment the job left
+	} {
+		if err := step(); err != nil {
+			return Result{}, err
+		}
+	}
+	return p.result(), nil
+}
 
-	r.step("validation", fmt.Sprintf("Checking CDE service %s, virtual cluster %s and the artifacts", s.CDEService, s.CDECluster))
-	res, art, err := r.checks()
-	if err != nil {
-		return Result{}, err
-	}
-	if problems := append(res.Problems, art.Problems...); len(problems) > 0 {
-		return Result{}, r.invalid(problems)
-	}
-	t := res.Target
+// provisioning is the state of a provision between its steps. Each step issues its commands in
+// the order the recorded histories hold them (testdata/histories): reorder nothing without a
+// version (versions.go).
+type provisioning struct {
+	*run
+	d descriptor.Descriptor
+	s descriptor.Specific
 
-	// The idbroker lookup (for the job's conf): lean runs had it done inside ResolveTarget,
-	// earlier runs run it beside the resources and uploads.
-	var hostsF workflow.Future
-	if !r.v.lean {
-		r.step("provision", "Looking up the idbroker hosts of the environment's datalake")
-		hostsF = workflow.ExecuteActivity(r.with(cdpOptions), a.IDBrokerHosts, t)
-	}
+	res     activities.Resolution
+	art     activities.ArtifactsCheck
+	hostsF  workflow.Future // the idbroker lookup of runs from before changeLeanRuns
+	hosts   []string
+	prune   bool // files no longer listed go after the upsert (changePruneAfterUpsert)
+	mainRes string
+	sync    activities.SyncInput
+	reqs    []activities.ArtifactObject
+	// pyEnvRes is the python-env the job uses, stalePyEnvs the ones it leaves.
+	pyEnvRes    string
+	stalePyEnvs []string
+	synced      activities.SyncResult
+	// requirementsChanged: new requirements were uploaded (the environment is rebuilt).
+	requirementsChanged bool
+	manifestF           workflow.Future // RecordManifest, in runs from before changeLeanRuns
+	manifestIn          *activities.SyncInput
+	job                 activities.JobInfo
+}
 
-	// One activity creates the resources if needed and syncs their files: uploads run side by
-	// side inside it (bounded by the worker's UPLOAD_CONCURRENCY), unchanged files are skipped,
-	// and its heartbeats carry the files done so that a worker crash resumes with the next file.
-	// Files the descriptor no longer lists are removed once the job is updated (PruneFiles
-	// below): until then the deployed job may reference them.
-	pruneAfterUpsert := r.changed(changePruneAfterUpsert)
-	mainRes := descriptor.MainResourceName(s.JobName)
-	sync := activities.SyncInput{Target: t, ManifestResource: mainRes, ComponentID: d.ComponentID}
-	if r.changed(changeManifestResource) {
-		sync.ManifestResource, sync.LegacyManifestResource = descriptor.ManifestResourceName(s.JobName), mainRes
+// check checks the CDE service, the virtual cluster and the artifacts; every problem refuses the
+// run. Runs from before changeLeanRuns start the idbroker lookup here, beside what follows.
+func (p *provisioning) check() error {
+	p.step("validation", fmt.Sprintf("Checking CDE service %s, virtual cluster %s and the artifacts", p.s.CDEService, p.s.CDECluster))
+	var err error
+	if p.res, p.art, err = p.checks(); err != nil {
+		return err
 	}
-	main := activities.ResourceFiles{Resource: mainRes, Type: cde.ResourceTypeFiles, Prune: !pruneAfterUpsert}
-	var reqs []activities.ArtifactObject
-	for _, obj := range art.Objects {
+	if problems := append(p.res.Problems, p.art.Problems...); len(problems) > 0 {
+		return p.invalid(problems)
+	}
+	p.hosts = p.res.IDBrokerHosts
+	if !p.v.lean {
+		p.step("provision", "Looking up the idbroker hosts of the environment's datalake")
+		p.hostsF = workflow.ExecuteActivity(p.with(cdpOptions), a.IDBrokerHosts, p.res.Target)
+	}
+	return nil
+}
+
+// planResources lays out the job's resources: the main one with the application and its
+// dependencies, and for a PySpark job with an environment, the python-env with the requirements
+// (PlanPythonEnv picks the slot: a new Python version builds beside the one the job uses).
+func (p *provisioning) planResources() error {
+	t, s, d := p.res.Target, p.s, p.d
+	// Files the descriptor no longer lists are removed once the job is updated (cleanUp): until
+	// then the deployed job may reference them.
+	p.prune = p.changed(changePruneAfterUpsert)
+	p.mainRes = descriptor.MainResourceName(s.JobName)
+	p.sync = activities.SyncInput{Target: t, ManifestResource: p.mainRes, ComponentID: d.ComponentID}
+	if p.changed(changeManifestResource) {
+		p.sync.ManifestResource, p.sync.LegacyManifestResource = descriptor.ManifestResourceName(s.JobName), p.mainRes
+	}
+	main := activities.ResourceFiles{Resource: p.mainRes, Type: cde.ResourceTypeFiles, Prune: !p.prune}
+	for _, obj := range p.art.Objects {
 		if obj.Artifact.Role == descriptor.RoleRequirements {
-			reqs = append(reqs, obj)
+			p.reqs = append(p.reqs, obj)
 		} else {
 			main.Objects = append(main.Objects, obj)
 		}
 	}
-	sync.Resources = append(sync.Resources, main)
-	if r.v.lean {
-		sync.OwnerCheck = &activities.OwnerCheck{JobName: s.JobName, JobField: d.Path(descriptor.FieldJobName)}
+	p.sync.Resources = append(p.sync.Resources, main)
+	if p.v.lean {
+		p.sync.OwnerCheck = &activities.OwnerCheck{JobName: s.JobName, JobField: d.Path(descriptor.FieldJobName)}
 	}
-	pyEnvRes := ""
-	var stalePyEnvs []string
-	if s.Kind == descriptor.PySparkWithEnv {
-		pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
-		if r.changed(changePythonEnvBeside) {
-			// A new Python version builds beside the environment the deployed job uses.
-			planIn := activities.PythonEnvInput{Target: t, JobName: s.JobName, PythonVersion: s.PythonVersion,
-				Manifest: sync.ManifestResource, LegacyManifest: sync.LegacyManifestResource}
-			if len(reqs) > 0 {
-				planIn.Requirements = &reqs[0] // the descriptor has one requirements file
-			}
-			var plan activities.PythonEnvPlan
-			if err := workflow.ExecuteActivity(r.with(cdeOptions), a.PlanPythonEnv, planIn).Get(ctx, &plan); err != nil {
-				return Result{}, r.failed("provision", "choosing the Python environment of job "+s.JobName+" failed", err)
-			}
-			pyEnvRes, stalePyEnvs = plan.Resource, plan.Stale
-		}
-		mirror := ""
-		if s.PyMirror != nil {
-			mirror = strings.TrimSpace(*s.PyMirror) // blank means no mirror, as in the reference
-		}
-		sync.Resources = append(sync.Resources, activities.ResourceFiles{Resource: pyEnvRes, Type: cde.ResourceTypePythonEnv,
-			PythonVersion: s.PythonVersion, PyMirror: mirror, Objects: reqs})
+	if s.Kind != descriptor.PySparkWithEnv {
+		return nil
 	}
-	r.step("provision", fmt.Sprintf("Syncing %d artifacts into resource %s", len(art.Objects), strings.Join(resourceNames(sync), " and ")))
-	var synced activities.SyncResult
-	if err := workflow.ExecuteActivity(r.with(uploadOptions), a.SyncFiles, sync).Get(ctx, &synced); err != nil {
-		if p, ok := ownershipProblem(err); ok {
-			return Result{}, r.invalid(descriptor.Problems{p})
+	p.pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
+	if p.changed(changePythonEnvBeside) {
+		planIn := activities.PythonEnvInput{Target: t, JobName: s.JobName, PythonVersion: s.PythonVersion,
+			Manifest: p.sync.ManifestResource, LegacyManifest: p.sync.LegacyManifestResource}
+		if len(p.reqs) > 0 {
+			planIn.Requirements = &p.reqs[0] // the descriptor has one requirements file
 		}
-		return Result{}, r.failed("provision", "uploading the artifacts failed", err)
+		var plan activities.PythonEnvPlan
+		if err := workflow.ExecuteActivity(p.with(cdeOptions), a.PlanPythonEnv, planIn).Get(p.ctx, &plan); err != nil {
+			return p.failed("provision", "choosing the Python environment of job "+s.JobName+" failed", err)
+		}
+		p.pyEnvRes, p.stalePyEnvs = plan.Resource, plan.Stale
 	}
-	for _, rs := range synced.Resources {
+	mirror := ""
+	if s.PyMirror != nil {
+		mirror = strings.TrimSpace(*s.PyMirror) // blank means no mirror, as in the reference
+	}
+	p.sync.Resources = append(p.sync.Resources, activities.ResourceFiles{Resource: p.pyEnvRes, Type: cde.ResourceTypePythonEnv,
+		PythonVersion: s.PythonVersion, PyMirror: mirror, Objects: p.reqs})
+	return nil
+}
+
+// syncFiles creates the resources if needed and syncs their files, in one activity: uploads run
+// side by side inside it (bounded by the worker's UPLOAD_CONCURRENCY), unchanged files are
+// skipped, and its heartbeats carry the files done so that a worker crash resumes with the next
+// file. The manifest that lets the next provision skip unchanged files is recorded beside the job
+// upsert, nothing depending on it: by UpsertJob in lean runs, by RecordManifest before.
+func (p *provisioning) syncFiles() error {
+	p.step("provision", fmt.Sprintf("Syncing %d artifacts into resource %s", len(p.art.Objects), strings.Join(resourceNames(p.sync), " and ")))
+	if err := workflow.ExecuteActivity(p.with(uploadOptions), a.SyncFiles, p.sync).Get(p.ctx, &p.synced); err != nil {
+		if problem, ok := ownershipProblem(err); ok {
+			return p.invalid(descriptor.Problems{problem})
+		}
+		return p.failed("provision", "uploading the artifacts failed", err)
+	}
+	for _, rs := range p.synced.Resources {
 		switch {
 		case rs.Recreated:
-			r.note("INFO", "provision", fmt.Sprintf("Resource %s was built for another Python version: recreated for %s", rs.Resource, s.PythonVersion))
+			p.note("INFO", "provision", fmt.Sprintf("Resource %s was built for another Python version: recreated for %s", rs.Resource, p.s.PythonVersion))
 		case rs.Created:
-			r.note("INFO", "provision", "Created resource "+rs.Resource)
+			p.note("INFO", "provision", "Created resource "+rs.Resource)
 		}
 	}
-	requirementsChanged := false
-	for _, f := range synced.Files {
+	for _, f := range p.synced.Files {
 		switch f.Action {
 		case activities.ActionUploaded:
-			r.note("INFO", "provision", fmt.Sprintf("Uploaded %s to resource %s as %s (%d bytes)", f.Source, f.Resource, f.Path, f.Bytes))
-			requirementsChanged = requirementsChanged || f.Resource == pyEnvRes
+			p.note("INFO", "provision", fmt.Sprintf("Uploaded %s to resource %s as %s (%d bytes)", f.Source, f.Resource, f.Path, f.Bytes))
+			p.requirementsChanged = p.requirementsChanged || f.Resource == p.pyEnvRes
 		case activities.ActionUnchanged:
-			r.note("INFO", "provision", fmt.Sprintf("%s is unchanged in resource %s: not uploaded", f.Path, f.Resource))
+			p.note("INFO", "provision", fmt.Sprintf("%s is unchanged in resource %s: not uploaded", f.Path, f.Resource))
 		case activities.ActionRemoved:
-			r.note("INFO", "provision", fmt.Sprintf("Removed %s from resource %s: the descriptor no longer lists it", f.Path, f.Resource))
+			p.note("INFO", "provision", fmt.Sprintf("Removed %s from resource %s: the descriptor no longer lists it", f.Path, f.Resource))
 		}
 	}
-	// The manifest that lets the next provision skip unchanged files is recorded beside the job
-	// upsert: nothing below depends on it.
-	// Lean runs have UpsertJob record it.
-	var manifestF workflow.Future
-	var manifestIn *activities.SyncInput
-	if synced.ManifestStale {
-		if r.v.lean {
-			manifestIn = &sync
+	if p.synced.ManifestStale {
+		if p.v.lean {
+			p.manifestIn = &p.sync
 		} else {
-			manifestF = workflow.ExecuteActivity(r.with(cdeOptions), a.RecordManifest, sync)
+			p.manifestF = workflow.ExecuteActivity(p.with(cdeOptions), a.RecordManifest, p.sync)
 		}
 	}
+	return nil
+}
 
-	if pyEnvRes != "" {
-		r.step("provision", "Waiting for the Python environment "+pyEnvRes+" to be built")
-		if err := r.waitForPythonEnv(activities.ResourceInput{Target: t, Name: pyEnvRes, Type: cde.ResourceTypePythonEnv}, requirementsChanged); err != nil {
-			return Result{}, err
-		}
+// waitForPythonEnv waits for a PySpark job's environment to be built.
+func (p *provisioning) waitForPythonEnv() error {
+	if p.pyEnvRes == "" {
+		return nil
 	}
+	p.step("provision", "Waiting for the Python environment "+p.pyEnvRes+" to be built")
+	return p.run.waitForPythonEnv(activities.ResourceInput{Target: p.res.Target, Name: p.pyEnvRes, Type: cde.ResourceTypePythonEnv}, p.requirementsChanged)
+}
 
-	hosts := res.IDBrokerHosts
-	if hostsF != nil {
-		if err := hostsF.Get(ctx, &hosts); err != nil {
-			return Result{}, r.failed("provision", "looking up the idbroker hosts failed", err)
+// upsertJob creates or updates the job, with the idbroker hosts in its conf.
+func (p *provisioning) upsertJob() error {
+	s, d := p.s, p.d
+	if p.hostsF != nil {
+		if err := p.hostsF.Get(p.ctx, &p.hosts); err != nil {
+			return p.failed("provision", "looking up the idbroker hosts failed", err)
 		}
 	}
-	if len(hosts) == 0 {
-		r.note("WARNING", "provision", fmt.Sprintf("No idbroker host known for the datalake of the environment (or CDE_IDBROKER_LOOKUP is off): job %s is deployed without %s", s.JobName, descriptor.ConfIDBrokerHostsKey))
+	if len(p.hosts) == 0 {
+		p.note("WARNING", "provision", fmt.Sprintf("No idbroker host known for the datalake of the environment (or CDE_IDBROKER_LOOKUP is off): job %s is deployed without %s", s.JobName, descriptor.ConfIDBrokerHostsKey))
 	}
-	r.step("provision", "Creating or updating job "+s.JobName)
-	var job activities.JobInfo
-	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.UpsertJob, activities.JobInput{Target: t, Specific: s, IDBrokerHosts: hosts,
-		ComponentID: d.ComponentID, JobField: d.Path(descriptor.FieldJobName), PythonEnvResource: pyEnvRes, Manifest: manifestIn, JobAbsent: synced.JobAbsent}).Get(ctx, &job); err != nil {
-		if p, ok := ownershipProblem(err); ok {
-			return Result{}, r.invalid(descriptor.Problems{p})
+	p.step("provision", "Creating or updating job "+s.JobName)
+	in := activities.JobInput{Target: p.res.Target, Specific: s, IDBrokerHosts: p.hosts, ComponentID: d.ComponentID,
+		JobField: d.Path(descriptor.FieldJobName), PythonEnvResource: p.pyEnvRes, Manifest: p.manifestIn, JobAbsent: p.synced.JobAbsent}
+	if err := workflow.ExecuteActivity(p.with(cdeOptions), a.UpsertJob, in).Get(p.ctx, &p.job); err != nil {
+		if problem, ok := ownershipProblem(err); ok {
+			return p.invalid(descriptor.Problems{problem})
 		}
-		return Result{}, r.failed("provision", "creating or updating job "+s.JobName+" failed", err)
+		return p.failed("provision", "creating or updating job "+s.JobName+" failed", err)
 	}
-	manifestWarning := job.ManifestWarning
-	if manifestF != nil {
-		if err := manifestF.Get(ctx, nil); err != nil {
+	manifestWarning := p.job.ManifestWarning
+	if p.manifestF != nil {
+		if err := p.manifestF.Get(p.ctx, nil); err != nil {
 			manifestWarning = causeMessage(err)
 		}
 	}
 	if manifestWarning != "" {
 		// The job is deployed; only the next provision's skipping of unchanged files is lost.
-		r.note("WARNING", "provision", "Recording the upload manifest failed; the next provision uploads every file again: "+manifestWarning)
+		p.note("WARNING", "provision", "Recording the upload manifest failed; the next provision uploads every file again: "+manifestWarning)
 	}
-	if pruneAfterUpsert && len(synced.Unlisted) > 0 {
-		r.pruneFiles(sync, mainRes)
+	return nil
+}
+
+// cleanUp removes what the updated job no longer uses: files the descriptor no longer lists, and
+// the Python environment it switched from. Its failures are warnings: the job is deployed.
+func (p *provisioning) cleanUp() error {
+	if p.prune && len(p.synced.Unlisted) > 0 {
+		p.pruneFiles(p.sync, p.mainRes)
 	}
-	for _, name := range stalePyEnvs {
-		// The job has switched to pyEnvRes: the environment it left goes.
-		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: t, Name: name}).Get(ctx, nil); err != nil {
-			r.note("WARNING", "provision", "Deleting the Python environment "+name+" the job no longer uses failed; the next provision deletes it: "+causeMessage(err))
+	for _, name := range p.stalePyEnvs {
+		if err := workflow.ExecuteActivity(p.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: p.res.Target, Name: name}).Get(p.ctx, nil); err != nil {
+			p.note("WARNING", "provision", "Deleting the Python environment "+name+" the job no longer uses failed; the next provision deletes it: "+causeMessage(err))
 			continue
 		}
-		r.note("INFO", "provision", "Deleted the Python environment "+name+": the job now uses "+pyEnvRes)
+		p.note("INFO", "provision", "Deleted the Python environment "+name+": the job now uses "+p.pyEnvRes)
 	}
+	return nil
+}
+
+// result is the answer of a provision that deployed its job.
+func (p *provisioning) result() Result {
+	t := p.res.Target
 	verb := "updated"
-	if job.Created {
+	if p.job.Created {
 		verb = "created"
 	}
-	msg := fmt.Sprintf("Spark job %s %s in virtual cluster %s of CDE service %s", job.Name, verb, t.ClusterName, t.ServiceName)
-	r.step("provision", msg)
-
+	msg := fmt.Sprintf("Spark job %s %s in virtual cluster %s of CDE service %s", p.job.Name, verb, t.ClusterName, t.ServiceName)
+	p.step("provision", msg)
 	return Result{
 		Operation:   OpProvision,
 		Message:     msg,
-		PublicInfo:  publicInfo(t, s, job),
-		PrivateInfo: privateInfo(ctx, t, job, mainRes, pyEnvRes, sync.ManifestResource, hosts, synced.BytesSent),
-		Logs:        r.logs,
-	}, nil
+		PublicInfo:  publicInfo(t, p.s, p.job),
+		PrivateInfo: privateInfo(p.ctx, t, p.job, p.mainRes, p.pyEnvRes, p.sync.ManifestResource, p.hosts, p.synced.BytesSent),
+		Logs:        p.logs,
+	}
 }
 
-// publicInfo is what the Witboost marketplace shows on the component: typed entries, in the
-// order they are listed.
 func publicInfo(t activities.Target, s descriptor.Specific, job activities.JobInfo) []InfoEntry {
 	out := []InfoEntry{
 		{Key: "jobName", Type: "string", Label: "CDE job", Value: job.Name},
