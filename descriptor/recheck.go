@@ -1,6 +1,10 @@
 package descriptor
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Recheck applies the static rules again to a descriptor that reached a workflow as data rather
 // than through Check: Temporal is a trust boundary, and a workflow started with the CLI, the UI or
@@ -68,13 +72,12 @@ func identity(d *Descriptor, withKind bool) Problems {
 			add(path, path+" is missing or empty", "Set cdeService, cdeCluster and jobName in the component's specific.")
 		}
 	}
-	switch s.Kind {
-	case SparkJar, PySpark, PySparkWithEnv:
-	default:
-		if !withKind {
-			break
+	if _, known := kinds[s.Kind]; !known && withKind {
+		quoted := make([]string, len(kindOrder))
+		for i, k := range kindOrder {
+			quoted[i] = strconv.Quote(string(k))
 		}
-		add(d.Path(FieldSpecific), fmt.Sprintf("The specific's job kind %q is not one of %q, %q, %q", s.Kind, SparkJar, PySpark, PySparkWithEnv),
+		add(d.Path(FieldSpecific), fmt.Sprintf("The specific's job kind %q is not one of %s", s.Kind, strings.Join(quoted, ", ")),
 			"Send the descriptor through the provisioner's API, which decodes the kind from jar/className or pythonFile/pythonVersion.")
 	}
 	return ps

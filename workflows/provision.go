@@ -105,7 +105,7 @@ func (p *provisioning) planResources() error {
 	}
 	main := activities.ResourceFiles{Resource: p.mainRes, Type: cde.ResourceTypeFiles, Prune: !p.prune}
 	for _, obj := range p.art.Objects {
-		if obj.Artifact.Role == descriptor.RoleRequirements {
+		if obj.Artifact.Role.InPythonEnv() {
 			p.reqs = append(p.reqs, obj)
 		} else {
 			main.Objects = append(main.Objects, obj)
@@ -115,7 +115,7 @@ func (p *provisioning) planResources() error {
 	if p.v.lean {
 		p.sync.OwnerCheck = &activities.OwnerCheck{JobName: s.JobName, JobField: d.Path(descriptor.FieldJobName)}
 	}
-	if s.Kind != descriptor.PySparkWithEnv {
+	if !s.Kind.UsesPythonEnv() {
 		return nil
 	}
 	p.pyEnvRes = descriptor.PyEnvResourceName(s.JobName)
@@ -267,25 +267,13 @@ func publicInfo(t activities.Target, s descriptor.Specific, job activities.JobIn
 	if t.VcUIURL != "" {
 		out = append(out, InfoEntry{Key: "virtualClusterUi", Type: "link", Label: "Jobs UI", Value: "Open the virtual cluster in CDE", Href: t.VcUIURL})
 	}
-	out = append(out, InfoEntry{Key: "jobType", Type: "string", Label: "Job type", Value: jobTypeLabel(s.Kind)})
+	out = append(out, InfoEntry{Key: "jobType", Type: "string", Label: "Job type", Value: s.Kind.Label()})
 	schedule := "Not scheduled"
 	if sc := s.JobConfig; sc != nil && sc.Schedule != nil {
 		schedule = fmt.Sprintf("%s (from %s to %s)", sc.Schedule.CronExpression, sc.Schedule.StartDate, sc.Schedule.EndDate)
 	}
 	out = append(out, InfoEntry{Key: "schedule", Type: "string", Label: "Schedule", Value: schedule})
 	return out
-}
-
-func jobTypeLabel(k descriptor.JobKind) string {
-	switch k {
-	case descriptor.SparkJar:
-		return "Spark (jar)"
-	case descriptor.PySpark:
-		return "PySpark"
-	case descriptor.PySparkWithEnv:
-		return "PySpark with Python environment"
-	}
-	return string(k)
 }
 
 // privateInfo is stored in the deployed descriptor, not shown: what an operator needs to find
