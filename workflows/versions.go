@@ -57,8 +57,11 @@ const (
 	// taking it records this one version marker (and the search-attribute upsert the SDK adds to
 	// every marker) instead of one per change above, all of which it takes; a provision looks up
 	// the idbroker hosts inside the ResolveTarget local activity instead of an activity of its
-	// own, and records the upload manifest inside UpsertJob instead of RecordManifest beside it:
-	// three workflow tasks and two activity tasks instead of five and four. Before it
+	// own, has SyncFiles check the job's owner beside its first requests (not ResolveTarget), and
+	// records the upload manifest inside UpsertJob instead of RecordManifest beside it: three
+	// workflow tasks and two activity tasks instead of five and four. Lean runs also check their
+	// artifacts with their data product (CheckArtifactsIn, for S3_ALLOWED_PREFIXES' placeholders)
+	// and an unprovision resolves its target as a fresh local activity. Before it
 	// (DefaultVersion, histories v1 to v3) each change above was decided by its own marker.
 	//
 	// Every later change is again a change id of its own, decided with r.changed.
