@@ -12,26 +12,10 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
 
-// ensureResource creates the resource unless it exists, and returns its files. It creates first
-// and reads only on a 409 (CDE's answer for an existing name, which witboost relies on too): a
-// new job's resources cost one call. An existing resource of the same type is kept with its
-// files, which SyncFiles compares against. A python-env built for another Python version is
-// deleted and created again, since CDE builds an environment for one version (SyncFiles then
-// uploads its requirements anew, which starts a build). A resource of another type is a
-// permanent error: deleting it could destroy someone else's files.
-func (a *Activities) ensureResource(ctx context.Context, jobs *cde.JobsClient, in ResourceInput) (EnsureResult, map[string]cde.ResourceFile, error) {
-	created, err := createResource(ctx, jobs, in)
-	switch {
-	case err != nil:
-		return EnsureResult{}, nil, err
-	case created:
-		return EnsureResult{Created: true}, map[string]cde.ResourceFile{}, nil
-	}
-	return a.existingResource(ctx, jobs, in)
-}
-
 // createResource creates the resource unless one of that name exists (created false then). It
-// changes nothing that exists, so it may run before anything is known of the resource's owner.
+// creates first and reads only on a 409 (CDE's answer for an existing name, which witboost relies
+// on too): a new job's resources cost one call. It changes nothing that exists, so it may run
+// before anything is known of the resource's owner.
 func createResource(ctx context.Context, jobs *cde.JobsClient, in ResourceInput) (created bool, err error) {
 	err = jobs.CreateResource(ctx, createRequest(in))
 	switch {
@@ -51,8 +35,12 @@ func createRequest(in ResourceInput) cde.CreateResourceRequest {
 	return req
 }
 
-// existingResource is ensureResource for a resource that exists (its creation answered 409):
-// its files, after the type and Python version checks.
+// existingResource returns the files of a resource that exists (its creation answered 409), after
+// the type and Python version checks. A resource of the same type is kept with its files, which
+// SyncFiles compares against. A python-env built for another Python version is deleted and
+// created again, since CDE builds an environment for one version (SyncFiles then uploads its
+// requirements anew, which starts a build). A resource of another type is a permanent error:
+// deleting it could destroy someone else's files.
 func (a *Activities) existingResource(ctx context.Context, jobs *cde.JobsClient, in ResourceInput) (EnsureResult, map[string]cde.ResourceFile, error) {
 	what := fmt.Sprintf("resource %s in virtual cluster %s", in.Name, in.Target.ClusterName)
 	create := func() error { return jobs.CreateResource(ctx, createRequest(in)) }

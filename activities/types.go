@@ -82,7 +82,7 @@ type ResourceInput struct {
 	PyMirror      string `json:"pyMirror,omitempty"`
 }
 
-// EnsureResult says what EnsureResource did.
+// EnsureResult says what SyncFiles did to a resource before its files: created it, or replaced it.
 type EnsureResult struct {
 	Created bool `json:"created"`
 	// Recreated: a python-env built for another Python version was replaced.

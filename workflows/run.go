@@ -105,7 +105,8 @@ type run struct {
 // newRun starts the state of a run: its versions first (before any other command), then the
 // progress query, which is no command: it is answered from this state by a worker.
 func newRun(ctx workflow.Context, op Operation, in Input, edit func(workflow.Context, Log) []Log) *run {
-	// The SDK's logger carries the workflow and run ids, the worker's interceptor the component id.
+	// The SDK's logger carries the workflow and run ids; the worker's log handler adds the component
+	// id, which it reads from the workflow id (internal/app/logging.go).
 	logger := log.With(workflow.GetLogger(ctx), "operation", string(op))
 	r := &run{ctx: ctx, op: op, in: in, logger: logger, edit: edit, v: decideVersions(ctx)}
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, r.progress); err != nil {

@@ -81,28 +81,6 @@ func (s *Sim) DeleteJob(vcID, name string) error {
 	return nil
 }
 
-// JobRunInfo is a snapshot of one job run.
-type JobRunInfo struct {
-	ID          int
-	Job, Status string
-	User        string
-}
-
-// JobRuns lists the runs of a virtual cluster, oldest first.
-func (s *Sim) JobRuns(vcID string) ([]JobRunInfo, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, err := s.vcLocked(vcID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]JobRunInfo, 0, len(c.runs))
-	for _, r := range c.runs {
-		out = append(out, JobRunInfo{ID: r.id, Job: r.job, Status: r.status, User: r.user})
-	}
-	return out, nil
-}
-
 // SetJobRunStatus sets a run's status (starting, running, succeeded,
 // failed, killed, unknown); a terminal status also sets its end time.
 func (s *Sim) SetJobRunStatus(vcID string, id int, status string) error {

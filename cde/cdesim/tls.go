@@ -92,9 +92,6 @@ func (a *authority) serverTLS() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{a.server}, MinVersion: tls.VersionTLS12}
 }
 
-// CAPEM returns the simulator's CA certificate in PEM form.
-func (s *Sim) CAPEM() []byte { return append([]byte(nil), s.ca.caPEM...) }
-
 // WriteCA writes the CA certificate as PEM to path (usable as SSL_CERT_FILE).
 func (s *Sim) WriteCA(path string) error {
 	if err := os.WriteFile(path, s.ca.caPEM, 0o644); err != nil {

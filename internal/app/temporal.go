@@ -74,14 +74,9 @@ func (c TemporalConfig) ResolvedNamespace() (string, error) {
 	return s.prof.Namespace, nil
 }
 
-// DialTemporal connects to Temporal, retrying for up to wait while the frontend is not up yet
-// (the API and the worker often start together with the server).
-func DialTemporal(ctx context.Context, cfg TemporalConfig, logger *slog.Logger, wait time.Duration) (client.Client, error) {
-	return DialTemporalWith(ctx, cfg, logger, wait, nil)
-}
-
-// DialTemporalWith is DialTemporal with the SDK's metrics and the tracing interceptor of tel
-// (nil: neither).
+// DialTemporalWith connects to Temporal, retrying for up to wait while the frontend is not up yet
+// (the API and the worker often start together with the server), with the SDK's metrics and the
+// tracing interceptor of tel (nil: neither).
 //
 // It retries only what waiting can fix (the frontend unreachable or unavailable). A
 // configuration that cannot work returns at once, naming the setting to fix: bad TLS material

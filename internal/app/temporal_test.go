@@ -258,7 +258,7 @@ func TestBadTLSMaterialStopsTheStartNamingTheSetting(t *testing.T) {
 			tt.change(env)
 			logs := &testsupport.SyncBuffer{}
 			start := time.Now()
-			c, err := DialTemporal(context.Background(), TemporalConfig{Env: env}, slog.New(slog.NewJSONHandler(logs, nil)), time.Minute)
+			c, err := DialTemporalWith(context.Background(), TemporalConfig{Env: env}, slog.New(slog.NewJSONHandler(logs, nil)), time.Minute, nil)
 			if c != nil {
 				c.Close()
 			}
@@ -363,7 +363,7 @@ func dialFrontend(t *testing.T, cfg TemporalConfig) (time.Duration, string, erro
 	t.Helper()
 	logs := &testsupport.SyncBuffer{}
 	start := time.Now()
-	c, err := DialTemporal(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), time.Minute)
+	c, err := DialTemporalWith(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), time.Minute, nil)
 	if c != nil {
 		c.Close()
 	}
@@ -430,8 +430,8 @@ func TestRefusalsStopTheDialAtOnceNamingTheSetting(t *testing.T) {
 		addr := closedAddr(t)
 		logs := &testsupport.SyncBuffer{}
 		start := time.Now()
-		_, err := DialTemporal(context.Background(), TemporalConfig{Env: TemporalEnv{"TEMPORAL_ADDRESS": addr}},
-			slog.New(slog.NewJSONHandler(logs, nil)), 1500*time.Millisecond)
+		_, err := DialTemporalWith(context.Background(), TemporalConfig{Env: TemporalEnv{"TEMPORAL_ADDRESS": addr}},
+			slog.New(slog.NewJSONHandler(logs, nil)), 1500*time.Millisecond, nil)
 		require.Error(t, err)
 		assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond)
 		assert.Contains(t, err.Error(), "connect to Temporal at "+addr+" (namespace default)")

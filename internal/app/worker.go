@@ -154,15 +154,10 @@ func (c WorkerConfig) String() string {
 		c.Temporal, c.CDPEndpointURL, c.CDPAccessKeyID, c.DeployRoleUser, c.IDBrokerLookup)
 }
 
-// NewActivities builds the activities with their clients. transport is the HTTP transport to
-// CDP and CDE (nil: the default one, which trusts the system roots and SSL_CERT_FILE); s3Opts
-// are for tests and the local stack.
-func NewActivities(ctx context.Context, cfg WorkerConfig, transport http.RoundTripper, s3Opts ...artifacts.Option) (*activities.Activities, error) {
-	return NewActivitiesWith(ctx, cfg, transport, nil, s3Opts...)
-}
-
-// NewActivitiesWith is NewActivities with the metrics and traces of tel (nil: none): every
-// CDP/CDE request is counted and traced, and the activities count S3 requests and bytes.
+// NewActivitiesWith builds the activities with their clients, and the metrics and traces of tel
+// (nil: none): every CDP/CDE request is counted and traced, and the activities count S3 requests
+// and bytes. transport is the HTTP transport to CDP and CDE (nil: the default one, which trusts
+// the system roots and SSL_CERT_FILE); s3Opts are for tests and the local stack.
 func NewActivitiesWith(ctx context.Context, cfg WorkerConfig, transport http.RoundTripper, tel *telemetry.Telemetry, s3Opts ...artifacts.Option) (*activities.Activities, error) {
 	if err := checkWorkerConfig(cfg); err != nil {
 		return nil, err

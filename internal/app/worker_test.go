@@ -56,9 +56,9 @@ func TestANegativeLookupCacheTTLIsRefusedAtStartUp(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "CDP_LOOKUP_CACHE_TTL=-5s")
 
-	// NewActivities, which the worker builds first, refuses it before building any client.
+	// NewActivitiesWith, which the worker builds first, refuses it before building any client.
 	cfg.S3 = artifacts.Config{UsePathStyle: true}
-	_, err = NewActivities(context.Background(), cfg, nil,
+	_, err = NewActivitiesWith(context.Background(), cfg, nil, nil,
 		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "CDP_LOOKUP_CACHE_TTL")
@@ -67,7 +67,7 @@ func TestANegativeLookupCacheTTLIsRefusedAtStartUp(t *testing.T) {
 func TestNewActivitiesKeepsLookupsForTheTTL(t *testing.T) {
 	cfg, err := workerEnv(t, map[string]string{"CDP_LOOKUP_CACHE_TTL": "45s"})
 	require.NoError(t, err)
-	acts, err := NewActivities(context.Background(), cfg, nil,
+	acts, err := NewActivitiesWith(context.Background(), cfg, nil, nil,
 		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
 	require.NoError(t, err)
 	require.NotNil(t, acts.Lookups)
@@ -83,7 +83,7 @@ func TestTheArtifactAllowlistComesFromTheEnvironment(t *testing.T) {
 	cfg, err = workerEnv(t, map[string]string{"S3_ALLOWED_PREFIXES": "s3://artifacts/{domain}/{dataProduct}/"})
 	require.NoError(t, err)
 	assert.Empty(t, cfg.Warnings())
-	acts, err := NewActivities(context.Background(), cfg, nil,
+	acts, err := NewActivitiesWith(context.Background(), cfg, nil, nil,
 		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
 	require.NoError(t, err)
 	assert.Equal(t, "s3://artifacts/{domain}/{dataProduct}/", acts.Allowed.String())
@@ -91,7 +91,7 @@ func TestTheArtifactAllowlistComesFromTheEnvironment(t *testing.T) {
 	// A typo is refused at start-up, naming the variable: it must not allow nothing, or all.
 	cfg, err = workerEnv(t, map[string]string{"S3_ALLOWED_PREFIXES": "s3://artifacts/{team}/"})
 	require.NoError(t, err)
-	_, err = NewActivities(context.Background(), cfg, nil,
+	_, err = NewActivitiesWith(context.Background(), cfg, nil, nil,
 		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "S3_ALLOWED_PREFIXES")

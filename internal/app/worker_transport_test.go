@@ -54,7 +54,7 @@ func TestActivitiesBoundEveryRequest(t *testing.T) {
 		DeployRoleUser: cdesim.DemoUser, DeployRolePassword: cdesim.DemoPassword,
 		S3: artifacts.Config{UsePathStyle: true}, HTTPTimeout: 7 * time.Second,
 	}
-	acts, err := NewActivities(context.Background(), cfg, &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}},
+	acts, err := NewActivitiesWith(context.Background(), cfg, &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}, nil,
 		artifacts.WithEndpoint("http://127.0.0.1:1"), artifacts.WithRegion("us-east-1"), artifacts.WithStaticCredentials("k", "s", ""))
 	if err != nil {
 		t.Fatal(err)

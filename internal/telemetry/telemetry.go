@@ -115,9 +115,6 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 // Meter returns a meter of the process.
 func (t *Telemetry) Meter(name string) metric.Meter { return t.meters.Meter(name) }
 
-// TracerProvider returns the process's tracer provider (a no-op one when tracing is off).
-func (t *Telemetry) TracerProvider() trace.TracerProvider { return t.tracers }
-
 // TemporalClientOptions adds the Temporal SDK's metrics and tracing to client options: the SDK
 // metrics (temporal_request_*, temporal_activity_*, temporal_workflow_*...) go to /metrics, and
 // the tracing interceptor carries the HTTP request's span into the workflow and its activities
