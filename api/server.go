@@ -35,7 +35,7 @@ type Config struct {
 	// completed gets that run's answer instead of a new run (the Coordinator retrying after a
 	// lost answer). 0 disables it.
 	DedupeWindow time.Duration
-	// MaxBodyBytes bounds request bodies (413 above).
+	// MaxBodyBytes bounds request bodies (413 above); 0 is DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// SearchAttributes sets the Cde* search attributes on runs (they must be registered).
 	SearchAttributes bool

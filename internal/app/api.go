@@ -26,8 +26,10 @@ type APIConfig struct {
 	// DedupeWindow: an identical provision/unprovision this soon after a completed run of it gets
 	// that run's answer (the Coordinator retrying after a lost answer). 0 turns it off.
 	DedupeWindow time.Duration `env:"REQUEST_DEDUPE_WINDOW, default=1m"`
-	// MaxRequestBytes bounds request bodies (413 above).
-	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES, default=6356992"`
+	// MaxRequestBytes bounds request bodies (413 above); unset or 0 is api.DefaultMaxBodyBytes,
+	// which api.New applies, so the default is written once (deploy/settings_test.go checks the
+	// copies in the README, .env.example, compose and the chart against it).
+	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
 	// RunTimeout bounds every provision and unprovision run, ValidateRunTimeout every validation:
