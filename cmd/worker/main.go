@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,10 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
-
-	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
 	"github.com/witboost-community/cde-spark-provisioner/internal/health"
 	"github.com/witboost-community/cde-spark-provisioner/internal/version"
@@ -84,33 +79,5 @@ func run() error {
 		return err
 	}
 	defer tc.Close()
-	return runWorker(ctx, cfg.Worker, tc, acts, logger, probes)
-}
-
-// runWorker is app.RunWorker with the probes told when polling starts and when draining begins.
-func runWorker(ctx context.Context, cfg app.WorkerConfig, c client.Client, acts *activities.Activities, logger *slog.Logger, probes *health.Handler) error {
-	namespace, err := cfg.Temporal.ResolvedNamespace()
-	if err != nil {
-		return err
-	}
-	if cfg.Temporal.SearchAttributes {
-		if err := app.RegisterSearchAttributes(ctx, c, namespace); err != nil {
-			return err
-		}
-	}
-	// A worker that stops for good (e.g. its namespace is gone) fails the liveness probe, so
-	// Kubernetes restarts the pod instead of leaving it idle.
-	for _, warning := range cfg.Warnings() {
-		logger.Warn(warning)
-	}
-	w := app.NewWorker(c, cfg, acts, func(o *worker.Options) { o.OnFatalError = probes.Failed })
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	probes.Started(c)
-	logger.Info("worker polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", namespace)
-	<-ctx.Done()
-	probes.Stopping()
-	w.Stop()
-	return nil
+	return app.RunWorkerWith(ctx, cfg.Worker, tc, acts, logger, probes)
 }

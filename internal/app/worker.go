@@ -16,6 +16,7 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde"
+	"github.com/witboost-community/cde-spark-provisioner/internal/health"
 	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/workflows"
 )
@@ -250,6 +251,12 @@ func NewWorker(c client.Client, cfg WorkerConfig, acts *activities.Activities, t
 
 // RunWorker runs a worker until ctx ends.
 func RunWorker(ctx context.Context, cfg WorkerConfig, c client.Client, acts *activities.Activities, logger *slog.Logger) error {
+	return RunWorkerWith(ctx, cfg, c, acts, logger, nil)
+}
+
+// RunWorkerWith is RunWorker with probes (nil: none) told when polling starts, when draining
+// begins, and when the worker stops for good.
+func RunWorkerWith(ctx context.Context, cfg WorkerConfig, c client.Client, acts *activities.Activities, logger *slog.Logger, probes *health.Handler) error {
 	namespace, err := cfg.Temporal.ResolvedNamespace()
 	if err != nil {
 		return err
@@ -262,12 +269,24 @@ func RunWorker(ctx context.Context, cfg WorkerConfig, c client.Client, acts *act
 	for _, warning := range cfg.Warnings() {
 		logger.Warn(warning)
 	}
-	w := NewWorker(c, cfg, acts)
+	var tune []func(*worker.Options)
+	if probes != nil {
+		// A worker that stops for good (e.g. its namespace is gone) fails the liveness probe, so
+		// Kubernetes restarts the pod instead of leaving it idle.
+		tune = append(tune, func(o *worker.Options) { o.OnFatalError = probes.Failed })
+	}
+	w := NewWorker(c, cfg, acts, tune...)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	if probes != nil {
+		probes.Started(c)
+	}
 	logger.Info("worker polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", namespace)
 	<-ctx.Done()
+	if probes != nil {
+		probes.Stopping()
+	}
 	w.Stop()
 	return nil
 }
