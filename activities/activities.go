@@ -7,6 +7,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -231,7 +232,7 @@ func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolut
 		if err != nil {
 			return res, classify("describe virtual cluster "+in.Cluster, err)
 		}
-		cf = clusterFacts{apiURL: vcd.VcAPIURL, uiURL: firstNonEmpty(vcd.VcUIURL, vc.VcUIURL)}
+		cf = clusterFacts{apiURL: vcd.VcAPIURL, uiURL: cmp.Or(vcd.VcUIURL, vc.VcUIURL)}
 	}
 	res.Target.VcID = vc.VcID
 	res.Target.VcAPIURL = cf.apiURL
@@ -312,15 +313,6 @@ func orUnknown(status string) string {
 		return "in an unknown state"
 	}
 	return status
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // IDBrokerHosts returns the private IPs of the idbroker instances of the service's datalake, for

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"maps"
+	"strings"
 
 	"github.com/witboost-community/cde-spark-provisioner/cde"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
@@ -44,7 +45,7 @@ func BuildJob(s descriptor.Specific, idBrokerHosts []string) cde.Job {
 	conf := map[string]string{ConfSafari: "true"}
 	maps.Copy(conf, jc.Conf)
 	if len(idBrokerHosts) > 0 {
-		conf[ConfIDBrokerHosts] = joinComma(idBrokerHosts)
+		conf[ConfIDBrokerHosts] = strings.Join(idBrokerHosts, ",")
 	}
 	deps := make([]string, 0, len(jc.Dependencies))
 	for _, d := range jc.Dependencies {
@@ -105,15 +106,4 @@ func strOr(p *string, def string) string {
 		return def
 	}
 	return *p
-}
-
-func joinComma(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ","
-		}
-		out += s
-	}
-	return out
 }
