@@ -63,13 +63,13 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./descriptor -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
-## bench: the benchmark harness (bench/): provision wall time against a sequential client, worker peak memory
+## bench: the benchmark harness (cmd/bench/): provision wall time against a sequential client, worker peak memory
 ## on a 1 GiB jar, bytes sent on an unchanged redeploy, a provision through 503s, a burst of 200 provisions,
 ## validate against the Temporal floor, worst-case decoding; writes BENCHMARKS.md.
-## BENCH_FLAGS passes options, e.g. BENCH_FLAGS='-runs 9 -keep' (go run ./bench -h lists them).
+## BENCH_FLAGS passes options, e.g. BENCH_FLAGS='-runs 9 -keep' (go run ./cmd/bench -h lists them).
 BENCH_FLAGS ?=
 bench: temporal-cli
-	$(GO) run ./bench -via 'make bench' $(BENCH_FLAGS)
+	$(GO) run ./cmd/bench -via 'make bench' $(BENCH_FLAGS)
 
 ## histories: record the history of every workflow path from the local stack (the pinned Temporal
 ## dev server, the CDE simulator, the local S3, the real worker and API) into

@@ -11,8 +11,8 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
 
 // allowlistFixture is activities whose store reads a local S3 through a recording proxy, with

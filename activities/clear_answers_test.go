@@ -21,7 +21,7 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
 // loggedEnv is an activity environment whose activity logs land in the returned buffer.

@@ -15,7 +15,7 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/cde"
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
 // syncFixture is a simulator, a local S3 and activities on both, with a files resource ready.

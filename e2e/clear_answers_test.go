@@ -12,7 +12,7 @@ import (
 
 	"github.com/witboost-community/cde-spark-provisioner/api"
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
 // Clear answers instead of 500s: an artifact S3 refuses to show, a datalake without idbroker

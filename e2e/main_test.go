@@ -27,9 +27,9 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
 
 // stack is shared by the tests of the package: starting Temporal takes seconds, so it is started

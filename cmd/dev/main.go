@@ -27,8 +27,8 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
 	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
 
 // Local addresses of the stack, all on loopback.

@@ -20,8 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 	"github.com/witboost-community/cde-spark-provisioner/internal/version"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
 )
 
 func main() {

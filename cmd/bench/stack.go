@@ -17,7 +17,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
 // stack is everything the benchmark runs against, all on 127.0.0.1: the pinned Temporal dev

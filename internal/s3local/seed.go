@@ -172,7 +172,7 @@ func sampleFor(spec descriptor.Specific, a descriptor.Artifact) ([]byte, error) 
 		}
 		return samples.ReadFile("samples/default.py")
 	}
-	return nil, fmt.Errorf("no sample for %s (%s): add one to s3local/samples or a generator to s3local/seed.go", a.Location, a.Field)
+	return nil, fmt.Errorf("no sample for %s (%s): add one to internal/s3local/samples or a generator to internal/s3local/seed.go", a.Location, a.Field)
 }
 
 // buildJar makes a genuine jar: a zip whose first entries are META-INF/ and its manifest, as

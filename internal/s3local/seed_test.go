@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
 // exampleFiles are the example descriptors of the repository that `make run` and the README use.
@@ -25,7 +25,7 @@ var exampleFiles = []string{"spark-jar.yaml", "pyspark.yaml", "pyspark-env.yaml"
 
 func exampleArtifacts(t *testing.T, file string) (*descriptor.Descriptor, []descriptor.Artifact) {
 	t.Helper()
-	text, err := os.ReadFile(filepath.Join("..", "examples", file))
+	text, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
 	require.NoError(t, err)
 	d, problems := descriptor.Check(string(text))
 	require.Empty(t, problems)
@@ -210,7 +210,7 @@ func TestSeedingIsDeterministic(t *testing.T) {
 
 func TestSeedExamplesFrom(t *testing.T) {
 	example := func(file string) string {
-		text, err := os.ReadFile(filepath.Join("..", "examples", file))
+		text, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
 		require.NoError(t, err)
 		return string(text)
 	}

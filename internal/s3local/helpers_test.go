@@ -11,7 +11,7 @@ import (
 
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
 func start(t *testing.T, opts s3local.Options) *s3local.Server {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
 // The sequential client against the simulator and a local S3: it must really deploy the job

@@ -72,11 +72,11 @@ func TestVerdictsSayByHowMuchAnAimIsMissed(t *testing.T) {
 
 func TestCommandRecordsHowTheHarnessRan(t *testing.T) {
 	c := config{args: []string{"-runs", "3", "-via", "make bench", "-out=x.md"}, via: "make bench"}
-	if got, want := c.command(), "`make bench` (runs `go run ./bench -runs 3 -out=x.md`)"; got != want {
+	if got, want := c.command(), "`make bench` (runs `go run ./cmd/bench -runs 3 -out=x.md`)"; got != want {
 		t.Errorf("command() = %q, want %q", got, want)
 	}
 	c = config{args: nil}
-	if got, want := c.command(), "`go run ./bench`"; got != want {
+	if got, want := c.command(), "`go run ./cmd/bench`"; got != want {
 		t.Errorf("command() = %q, want %q", got, want)
 	}
 	if got := withoutVia([]string{"--via=make", "-keep", "-via", "x"}); !reflect.DeepEqual(got, []string{"-keep"}) {
@@ -98,7 +98,7 @@ func TestRenderShowsEveryFigure(t *testing.T) {
 		}
 	}
 	md := renderMarkdown(r)
-	for _, want := range []string{"| 1. **ratio provisioner / sequential** | **0.86** | ≤ 0.30 |", "**52.0 MiB**", "clear_refs", "REQUEST_DEDUPE_WINDOW=0", "`go run ./bench`"} {
+	for _, want := range []string{"| 1. **ratio provisioner / sequential** | **0.86** | ≤ 0.30 |", "**52.0 MiB**", "clear_refs", "REQUEST_DEDUPE_WINDOW=0", "`go run ./cmd/bench`"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}

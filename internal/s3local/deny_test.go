@@ -12,7 +12,7 @@ import (
 
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
-	"github.com/witboost-community/cde-spark-provisioner/s3local"
+	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
 type s3Answer struct {

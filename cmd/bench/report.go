@@ -85,7 +85,7 @@ func procField(path, key string) string {
 
 // command is how the run was started, for the report.
 func (c config) command() string {
-	goRun := strings.TrimSpace("go run ./bench " + strings.Join(withoutVia(c.args), " "))
+	goRun := strings.TrimSpace("go run ./cmd/bench " + strings.Join(withoutVia(c.args), " "))
 	if c.via != "" {
 		return fmt.Sprintf("`%s` (runs `%s`)", c.via, goRun)
 	}
@@ -262,7 +262,7 @@ func renderMarkdown(r results) string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	m := r.machine
 	p("# Benchmarks\n\n")
-	p("Figures of issue 5 (item 6) and issue 11 (figures 4–7), measured by the harness in `bench/` against the CDE simulator and the local S3.\n")
+	p("Figures of issue 5 (item 6) and issue 11 (figures 4–7), measured by the harness in `cmd/bench/` against the CDE simulator and the local S3.\n")
 	p("This part of the file is written by the harness; the Notes at the end are kept between runs.\n\n")
 	p("## Where and how\n\n")
 	p("| | |\n|---|---|\n")
@@ -331,7 +331,7 @@ func renderMarkdown(r results) string {
 	renderNewFigures(r, p)
 
 	p("## Setup\n\n")
-	p("Everything on 127.0.0.1: the pinned Temporal dev server (`tools/temporal`, SQLite file in a temporary directory), the real `cmd/worker` and `cmd/api` built with `go build` and started as child processes configured only through the environment (the worker trusts the simulator's CA through `SSL_CERT_FILE`), and, in the harness process, the CDE simulator (`cde/cdesim`, demo seed; `DigestOnlyUploads` with `KeepUploadsUpTo` 1 MiB, so that it keeps only the digest of big artifacts but the whole of small files such as the provisioner's upload manifest, which the worker reads back) and the local S3 (`s3local`). The sequential client runs in the harness process too. On a machine with few CPUs all of these share them, so the figures are those of one loaded machine, not of a deployment.\n\n")
+	p("Everything on 127.0.0.1: the pinned Temporal dev server (`tools/temporal`, SQLite file in a temporary directory), the real `cmd/worker` and `cmd/api` built with `go build` and started as child processes configured only through the environment (the worker trusts the simulator's CA through `SSL_CERT_FILE`), and, in the harness process, the CDE simulator (`cde/cdesim`, demo seed; `DigestOnlyUploads` with `KeepUploadsUpTo` 1 MiB, so that it keeps only the digest of big artifacts but the whole of small files such as the provisioner's upload manifest, which the worker reads back) and the local S3 (`internal/s3local`). The sequential client runs in the harness process too. On a machine with few CPUs all of these share them, so the figures are those of one loaded machine, not of a deployment.\n\n")
 	return b.String()
 }
 

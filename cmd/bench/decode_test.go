@@ -94,7 +94,7 @@ func TestCheckOnceGivesUpAfterItsLimit(t *testing.T) {
 // TestDecodeFigureByHand prints figure 7 for the full-size descriptors (-run DecodeFigureByHand -v).
 func TestDecodeFigureByHand(t *testing.T) {
 	if testing.Short() || !testing.Verbose() {
-		t.Skip("by hand: go test -v -run DecodeFigureByHand ./bench/")
+		t.Skip("by hand: go test -v -run DecodeFigureByHand ./cmd/bench/")
 	}
 	hds, err := hostileDescriptors(decodeSize, fanoutKeys, nestDepth)
 	if err != nil {
