@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -438,20 +439,11 @@ func unchanged(entry manifestEntry, obj ArtifactObject, have cde.ResourceFile) b
 		entry.CDESizeBytes == have.SizeBytes
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // resourceFiles lists a resource's files by path.
 func (a *Activities) resourceFiles(ctx context.Context, jobs *cde.JobsClient, t Target, name string) (map[string]cde.ResourceFile, error) {
 	res, err := jobs.GetResource(ctx, name)
 	if errors.Is(err, cde.ErrNotFound) {
-		// EnsureResource created it; a CDE that does not show it yet is caught up on retry.
+		// SyncFiles created it; a CDE that does not show it yet is caught up on retry.
 		return nil, temporal.NewApplicationError(fmt.Sprintf("resource %s in virtual cluster %s is not visible yet", name, t.ClusterName), ErrTypeTransient)
 	}
 	if err != nil {
@@ -631,7 +623,7 @@ func unlisted(rf ResourceFiles, manifestResource string, files map[string]cde.Re
 		wanted[obj.Artifact.Location.Basename()] = true
 	}
 	var out []FileSync
-	for _, path := range sortedKeys(files) {
+	for _, path := range slices.Sorted(maps.Keys(files)) {
 		if !wanted[path] && !(rf.Resource == manifestResource && path == ManifestPath) {
 			out = append(out, FileSync{Resource: rf.Resource, Path: path})
 		}

@@ -61,16 +61,11 @@ type APIConfig struct {
 	TLSClientAllowedNames string `env:"TLS_CLIENT_ALLOWED_NAMES"`
 }
 
-// NewAPIServer returns the HTTP server of the API with timeouts consistent with the synchronous
-// wait: a request may legitimately take SyncTimeout before its 202, so writes get that plus a
-// margin, while headers and bodies must arrive quickly. The router applies cfg's access
-// control; serving TLS (and checking the access settings together) is RunAPI's.
-func NewAPIServer(cfg APIConfig, tc client.Client, logger *slog.Logger) (*http.Server, *api.Server) {
-	httpSrv, apiSrv, _ := NewAPIServerWith(cfg, tc, logger, nil)
-	return httpSrv, apiSrv
-}
-
-// NewAPIServerWith is NewAPIServer with tel's request metrics, /metrics and traces (nil: none).
+// NewAPIServerWith returns the HTTP server of the API with timeouts consistent with the
+// synchronous wait: a request may legitimately take SyncTimeout before its 202, so writes get that
+// plus a margin, while headers and bodies must arrive quickly. The router applies cfg's access
+// control, and tel's request metrics, /metrics and traces (nil: none); serving TLS (and checking
+// the access settings together) is RunAPI's.
 func NewAPIServerWith(cfg APIConfig, tc client.Client, logger *slog.Logger, tel *telemetry.Telemetry) (*http.Server, *api.Server, error) {
 	return newAPIServer(cfg, apiAuth(cfg, logger), tc, logger, tel)
 }

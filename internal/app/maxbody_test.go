@@ -23,7 +23,8 @@ import (
 func TestMaxRequestBytesDefaultsToTheAPIsLimit(t *testing.T) {
 	var cfg struct{ API APIConfig }
 	require.NoError(t, envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(nil)}))
-	srv, _ := NewAPIServer(cfg.API, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, _, err := NewAPIServerWith(cfg.API, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	require.NoError(t, err)
 
 	post := func(size int) *httptest.ResponseRecorder {
 		// An unterminated string: the decoder reads the whole body before it fails.
