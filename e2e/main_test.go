@@ -4,18 +4,13 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +22,8 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
+	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
+	"github.com/witboost-community/cde-spark-provisioner/internal/devstack"
 	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 	"github.com/witboost-community/cde-spark-provisioner/internal/testsupport"
@@ -76,12 +73,17 @@ func run(m *testing.M) (int, error) {
 	}
 	defer stopTemporal()
 
-	// Python environments build in a fraction of a second here, so tests wait for one poll.
-	sim, err := cdesim.Start(ctx, cdesim.DemoSeed(), cdesim.Options{PythonEnvPending: 100 * time.Millisecond, PythonEnvBuild: 200 * time.Millisecond})
+	local, err := devstack.Start(ctx, devstack.Options{
+		// Python environments build in a fraction of a second here, so tests wait for one poll.
+		Sim:          cdesim.Options{PythonEnvPending: 100 * time.Millisecond, PythonEnvBuild: 200 * time.Millisecond},
+		S3:           s3local.Options{Addr: "127.0.0.1:0", Buckets: []string{"artifacts"}},
+		SeedExamples: true,
+	})
 	if err != nil {
-		return 0, fmt.Errorf("start the CDE simulator: %w", err)
+		return 0, err
 	}
-	defer sim.Close()
+	defer local.Close()
+	sim, s3 := local.Sim, local.S3
 
 	// Services and clusters in every state the six CDP rules distinguish, beside the demo seed's
 	// running cde-dev/vc-dev, deleted cde-old and installing vc-stage.
@@ -93,15 +95,6 @@ func run(m *testing.M) (int, error) {
 	dev, _ := sim.Service(cdesim.DemoService)
 	if _, err := sim.AddVC(ctx, dev.ClusterID, cdesim.VCSeed{Name: "vc-gone", Status: cdesim.StatusVCDeleted}); err != nil {
 		return 0, err
-	}
-
-	s3, err := s3local.Start(ctx, s3local.Options{Addr: "127.0.0.1:0", Buckets: []string{"artifacts"}})
-	if err != nil {
-		return 0, fmt.Errorf("start local S3: %w", err)
-	}
-	defer s3.Close()
-	if err := s3local.SeedExamples(ctx, s3); err != nil {
-		return 0, fmt.Errorf("seed local S3: %w", err)
 	}
 
 	cfg := app.WorkerConfig{
@@ -116,8 +109,7 @@ func run(m *testing.M) (int, error) {
 		MaxConcurrentActivities: 20,
 		HTTPTimeout:             10 * time.Second,
 	}
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}
-	acts, err := app.NewActivitiesWith(ctx, cfg, transport, tel,
+	acts, err := app.NewActivitiesWith(ctx, cfg, local.Transport(), tel,
 		artifacts.WithEndpoint(s3.URL()), artifacts.WithRegion("us-east-1"),
 		artifacts.WithStaticCredentials("e2e-access-key", "e2e-secret-key", ""))
 	if err != nil {
@@ -145,7 +137,11 @@ func temporalClient(ctx context.Context, logger *slog.Logger, tel *telemetry.Tel
 		}
 		return tc, addr, func() { tc.Close() }, nil
 	}
-	bin, err := temporalBinary()
+	moduleDir, err := filepath.Abs("..")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	bin, err := devserver.CLI(ctx, moduleDir)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -179,22 +175,4 @@ func freePort() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
-}
-
-// temporalBinary builds (once, then from the build cache) the CLI pinned in tools/temporal and
-// returns its path.
-func temporalBinary() (string, error) {
-	dir, err := filepath.Abs(filepath.Join("..", "tools", "temporal"))
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command("go", "tool", "-n", "temporal")
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("build the pinned Temporal CLI in %s: %w: %s", dir, err, stderr.String())
-	}
-	return strings.TrimSpace(string(out)), nil
 }

@@ -17,6 +17,8 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
+	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
+	"github.com/witboost-community/cde-spark-provisioner/internal/devstack"
 	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 )
 
@@ -26,6 +28,7 @@ import (
 type stack struct {
 	dir       string
 	procs     *children
+	local     *devstack.Stack // sim and s3
 	sim       *cdesim.Sim
 	s3        *s3local.Server
 	tc        client.Client
@@ -44,8 +47,8 @@ const (
 )
 
 // startStack builds the binaries and starts every part of the stack, failing ctx (through
-// cancel) should a child die later. Whatever it started is registered in procs, sim and s3 are
-// returned even on error, so that the caller's cleanup stops them.
+// cancel) should a child die later. Whatever it started is registered in procs, the simulator and
+// the local S3 are returned even on error, so that the caller's cleanup stops them.
 func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, dir string, extraWorkerEnv, temporalArgs []string, procs *children, progress func(string, ...any)) (*stack, error) {
 	st := &stack{dir: dir, procs: procs, taskQueue: "cde-bench"}
 
@@ -54,22 +57,22 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 	if _, err := runQuiet(ctx, moduleDir, nil, "go", "build", "-o", binDir+string(os.PathSeparator), "./cmd/worker", "./cmd/api"); err != nil {
 		return st, fmt.Errorf("build the worker and the API: %w", err)
 	}
-	out, err := runQuiet(ctx, filepath.Join(moduleDir, "tools", "temporal"), nil, "go", "tool", "-n", "temporal")
+	temporalBin, err := devserver.CLI(ctx, moduleDir)
 	if err != nil {
-		return st, fmt.Errorf("build the pinned Temporal CLI: %w", err)
+		return st, err
 	}
-	temporalBin := strings.TrimSpace(out)
 
 	// 1. Temporal dev server.
 	temporalAddr, err := freeLoopbackAddr(ctx)
 	if err != nil {
 		return st, err
 	}
-	host, port, _ := net.SplitHostPort(temporalAddr)
 	progress("starting the Temporal dev server on %s", temporalAddr)
-	args := append([]string{"server", "start-dev",
-		"--ip", host, "--port", port, "--headless",
-		"--db-filename", filepath.Join(dir, "temporal.db"), "--log-level", "warn"}, temporalArgs...)
+	args, err := devserver.StartDevArgs(temporalAddr, "", filepath.Join(dir, "temporal.db"))
+	if err != nil {
+		return st, err
+	}
+	args = append(args, temporalArgs...)
 	tchild, err := startChild("temporal", temporalBin, args, childEnv(nil), filepath.Join(dir, "temporal.log"))
 	if err != nil {
 		return st, err
@@ -81,15 +84,23 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 	}
 
 	// 2. CDE simulator and local S3, in this process.
-	if st.sim, err = cdesim.Start(ctx, cdesim.DemoSeed(), cdesim.Options{
-		// Big artifacts keep only size and digest, so that the simulator (in this process)
-		// does not hold gigabytes; files up to 1 MiB, such as the provisioner's upload
-		// manifest, are kept whole, because the worker reads them back to skip unchanged files.
-		DigestOnlyUploads: true,
-		KeepUploadsUpTo:   1 << 20,
+	if st.local, err = devstack.Start(ctx, devstack.Options{
+		Sim: cdesim.Options{
+			// Big artifacts keep only size and digest, so that the simulator (in this process)
+			// does not hold gigabytes; files up to 1 MiB, such as the provisioner's upload
+			// manifest, are kept whole, because the worker reads them back to skip unchanged files.
+			DigestOnlyUploads: true,
+			KeepUploadsUpTo:   1 << 20,
+		},
+		S3: s3local.Options{
+			Addr: "127.0.0.1:0", Buckets: []string{artifactBucket},
+			// In the run's directory, so that its removal takes the 1 GiB object with it.
+			Dir: filepath.Join(dir, "s3"),
+		},
 	}); err != nil {
-		return st, fmt.Errorf("start the CDE simulator: %w", err)
+		return st, err
 	}
+	st.sim, st.s3 = st.local.Sim, st.local.S3
 	caPath := filepath.Join(dir, "cdesim-ca.pem")
 	if err := st.sim.WriteCA(caPath); err != nil {
 		return st, err
@@ -98,13 +109,6 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 		TLSClientConfig:   &tls.Config{RootCAs: st.sim.CertPool()},
 		ForceAttemptHTTP2: true,
 	}}
-	if st.s3, err = s3local.Start(ctx, s3local.Options{
-		Addr: "127.0.0.1:0", Buckets: []string{artifactBucket},
-		// In the run's directory, so that its removal takes the 1 GiB object with it.
-		Dir: filepath.Join(dir, "s3"),
-	}); err != nil {
-		return st, fmt.Errorf("start local S3: %w", err)
-	}
 
 	// 3. The worker and the API: the real binaries, configured only through the environment.
 	common := []string{
@@ -116,14 +120,7 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 		"TEMPORAL_CONFIG_FILE=" + os.DevNull,
 		"LOG_LEVEL=info",
 	}
-	workerEnv := append(append(append([]string{}, common...),
-		"CDP_ENDPOINT_URL="+st.sim.ControlPlaneURL(),
-		"CDP_ACCESS_KEY_ID="+cdesim.DemoAccessKeyID,
-		"CDP_PRIVATE_KEY="+cdesim.DemoPrivateKey,
-		"CDP_DEPLOY_ROLE_USER="+cdesim.DemoUser,
-		"CDP_DEPLOY_ROLE_PASSWORD="+cdesim.DemoPassword,
-		"SSL_CERT_FILE="+caPath,
-	), st.s3.Env()...)
+	workerEnv := append(append([]string{}, common...), st.local.WorkerEnv(caPath)...)
 	// The worker's probe listener defaults to :9090 on every interface: keep it on loopback, on a
 	// port of its own, so that the benchmark neither exposes it nor clashes with a running stack.
 	healthAddr, err := freeLoopbackAddr(ctx)
@@ -180,11 +177,8 @@ func (st *stack) close() {
 	if st.tc != nil {
 		st.tc.Close()
 	}
-	if st.sim != nil {
-		_ = st.sim.Close()
-	}
-	if st.s3 != nil {
-		_ = st.s3.Close()
+	if st.local != nil {
+		_ = st.local.Close()
 	}
 }
 

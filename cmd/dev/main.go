@@ -5,13 +5,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -27,6 +24,7 @@ import (
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
 	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
+	"github.com/witboost-community/cde-spark-provisioner/internal/devstack"
 	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
 	"github.com/witboost-community/cde-spark-provisioner/internal/telemetry"
 )
@@ -75,53 +73,49 @@ func run(ctx context.Context) error {
 	defer stopTemporal()
 	// The dev server started above, whatever Temporal settings (TEMPORAL_* variables, the CLI's
 	// profile file) the developer's shell has: an empty TemporalEnv reads none of them.
-	local := app.TemporalConfig{Address: temporalAddr, Namespace: "default", Env: app.TemporalEnv{}}
-	tc, err := app.DialTemporalWith(ctx, local, logger, 2*time.Minute, tel)
+	dev := app.TemporalConfig{Address: temporalAddr, Namespace: "default", Env: app.TemporalEnv{}}
+	tc, err := app.DialTemporalWith(ctx, dev, logger, 2*time.Minute, tel)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 
-	// 2. The CDE simulator, from the example seed.
+	// 2. The CDE simulator, from the example seed, and 3. a local S3 with the sample artifacts of
+	// examples/.
 	seed, err := cdesim.LoadSeed(seedFile)
 	if err != nil {
 		return err
 	}
-	sim, err := cdesim.Start(ctx, seed, cdesim.Options{Logger: logger.With("component", "cdesim")})
+	local, err := devstack.Start(ctx, devstack.Options{
+		Seed:         &seed,
+		Sim:          cdesim.Options{Logger: logger.With("component", "cdesim")},
+		S3:           s3local.Options{Addr: s3Addr, Buckets: []string{"artifacts"}},
+		SeedExamples: true,
+	})
 	if err != nil {
-		return fmt.Errorf("start the CDE simulator: %w", err)
+		return err
 	}
-	defer sim.Close()
+	defer local.Close()
+	sim, s3 := local.Sim, local.S3
 	caPath := filepath.Join(dataDir, "cdesim-ca.pem")
 	if err := sim.WriteCA(caPath); err != nil {
 		return err
 	}
 
-	// 3. Local S3 with the sample artifacts of examples/.
-	s3, err := s3local.Start(ctx, s3local.Options{Addr: s3Addr, Buckets: []string{"artifacts"}})
-	if err != nil {
-		return fmt.Errorf("start local S3: %w", err)
-	}
-	defer s3.Close()
-	if err := s3local.SeedExamples(ctx, s3); err != nil {
-		return err
-	}
-
 	// 4. The worker, configured like a deployed one: from the environment, where the local
 	// stack's values are the defaults.
-	key, user := seed.APIKeys[0], seed.WorkloadUsers[0]
 	defaults := map[string]string{
-		"TEMPORAL_ADDRESS":         temporalAddr,
-		"CDP_ENDPOINT_URL":         sim.ControlPlaneURL(),
-		"CDP_ACCESS_KEY_ID":        key.AccessKeyID,
-		"CDP_PRIVATE_KEY":          key.PrivateKey,
-		"CDP_DEPLOY_ROLE_USER":     user.Name,
-		"CDP_DEPLOY_ROLE_PASSWORD": user.Password,
-		"AWS_REGION":               "us-east-1",
-		"S3_USE_PATH_STYLE":        "true",
+		"TEMPORAL_ADDRESS": temporalAddr,
 		// The examples keep each data product's artifacts under its domain and name.
 		"S3_ALLOWED_PREFIXES": "s3://artifacts/{domain}/{dataProduct}/",
 		"HTTP_ADDR":           apiAddr,
+	}
+	// The simulator's endpoint and credentials, the local S3's path style and region. These
+	// defaults feed only the configuration: the S3 endpoint and credentials go to the store
+	// below, the simulator's CA to the worker's transport.
+	for _, kv := range local.WorkerEnv(caPath) {
+		name, value, _ := strings.Cut(kv, "=")
+		defaults[name] = value
 	}
 	var wcfg app.WorkerConfig
 	var acfg app.APIConfig
@@ -135,10 +129,9 @@ func run(ctx context.Context) error {
 	}
 	// The worker and the API use the client dialled above: the same namespace.
 	for _, t := range []*app.TemporalConfig{&wcfg.Temporal, &acfg.Temporal} {
-		t.Address, t.Namespace, t.Env = local.Address, local.Namespace, local.Env
+		t.Address, t.Namespace, t.Env = dev.Address, dev.Namespace, dev.Env
 	}
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sim.CertPool()}}
-	acts, err := app.NewActivitiesWith(ctx, wcfg, transport, tel,
+	acts, err := app.NewActivitiesWith(ctx, wcfg, local.Transport(), tel,
 		artifacts.WithEndpoint(s3.URL()), artifacts.WithStaticCredentials("local", "local-secret", ""))
 	if err != nil {
 		return err
@@ -176,26 +169,22 @@ func run(ctx context.Context) error {
 // startTemporal builds the pinned Temporal CLI if needed and starts its dev server.
 func startTemporal(ctx context.Context) (func(), error) {
 	fmt.Println("Building the pinned Temporal CLI (tools/temporal; the first time takes a few minutes)...")
-	build := exec.CommandContext(ctx, "go", "tool", "-n", "temporal")
-	build.Dir = filepath.Join("tools", "temporal")
-	var stderr bytes.Buffer
-	build.Stderr = &stderr
-	out, err := build.Output()
+	bin, err := devserver.CLI(ctx, ".")
 	if err != nil {
-		return nil, fmt.Errorf("build the Temporal CLI: %w: %s", err, stderr.String())
+		return nil, err
 	}
-	bin := strings.TrimSpace(string(out))
+	_, uiPort, _ := net.SplitHostPort(temporalUI)
+	args, err := devserver.StartDevArgs(temporalAddr, uiPort, filepath.Join(dataDir, "temporal.db"))
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, devserver.Tuning...)
 	logFile, err := os.Create(filepath.Join(dataDir, "temporal.log"))
 	if err != nil {
 		return nil, err
 	}
-	host, port, _ := net.SplitHostPort(temporalAddr)
-	_, uiPort, _ := net.SplitHostPort(temporalUI)
 	// Not CommandContext: on Ctrl-C the child gets the same SIGINT from the terminal, and on
 	// other exits it is interrupted below, so it can close its SQLite file cleanly.
-	args := append([]string{"server", "start-dev",
-		"--ip", host, "--port", port, "--ui-port", uiPort,
-		"--db-filename", filepath.Join(dataDir, "temporal.db"), "--log-level", "warn"}, devserver.Tuning...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

@@ -1,6 +1,17 @@
 // Package devserver holds the settings the local stack (make run, make bench) gives the pinned
-// Temporal dev server (temporal server start-dev), so that both run the same server.
+// Temporal dev server (temporal server start-dev), so that both run the same server, and builds
+// that pinned CLI (for the end-to-end tests too).
 package devserver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
 
 // Tuning are the start-dev flags beyond address, ports and database file.
 //
@@ -19,4 +30,36 @@ var Tuning = []string{
 	"--sqlite-pragma", "journal_mode=wal",
 	"--sqlite-pragma", "synchronous=normal",
 	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+}
+
+// CLI builds, the first time, the Temporal CLI pinned in moduleDir/tools/temporal (then the
+// build cache answers) and returns the path of its binary.
+func CLI(ctx context.Context, moduleDir string) (string, error) {
+	dir := filepath.Join(moduleDir, "tools", "temporal")
+	cmd := exec.CommandContext(ctx, "go", "tool", "-n", "temporal")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("build the pinned Temporal CLI in %s: %w: %s", dir, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// StartDevArgs are the arguments of `temporal server start-dev` for a server on addr (host:port)
+// with its SQLite database in dbFile, logging warnings and errors only: with the Web UI on
+// uiPort, or headless when uiPort is empty. The caller appends Tuning (or not).
+func StartDevArgs(addr, uiPort, dbFile string) ([]string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("temporal dev server address %q: %w", addr, err)
+	}
+	args := []string{"server", "start-dev", "--ip", host, "--port", port}
+	if uiPort != "" {
+		args = append(args, "--ui-port", uiPort)
+	} else {
+		args = append(args, "--headless")
+	}
+	return append(args, "--db-filename", dbFile, "--log-level", "warn"), nil
 }
