@@ -493,8 +493,12 @@ func TestResolveTargetDescribesAnewAServiceOrClusterCreatedAgainUnderTheSameName
 		assert.Equal(t, activities.Target{ServiceName: cdesim.DemoService, ServiceID: created.ClusterID, EnvironmentCRN: created.EnvironmentCRN,
 			ClusterFqdn: created.ClusterFqdn, ClusterName: cdesim.DemoVC, VcID: created.VCs[0].VCID, VcAPIURL: created.VCs[0].APIURL,
 			VcUIURL: strings.TrimSuffix(created.VCs[0].APIURL, "/api/v1") + "/ui/"}, res.Target)
-		assert.Equal(t, plus(coldCheck, map[string]int{"de/listVcs": 1}), controlPlaneOps(sim),
-			"the new service and cluster described (and the clusters of the old id listed beside, in vain)")
+		// The clusters of the old id were asked beside the listing, in vain: that request is
+		// dropped as soon as the listing shows another id, so it may or may not have reached CDP.
+		ops := controlPlaneOps(sim)
+		assert.Contains(t, []int{1, 2}, ops["de/listVcs"], "the new service's clusters, and perhaps the old id's")
+		ops["de/listVcs"] = 1
+		assert.Equal(t, coldCheck, ops, "the new service and cluster described")
 
 		sim.ResetRequests()
 		assert.Equal(t, res.Target, resolve(t, env, acts, in).Target)
