@@ -211,17 +211,14 @@ func TestJobsAreOwnedByTheirComponent(t *testing.T) {
 
 	// B maps to the same job name: refused, with the problem at its field; the job is A's still.
 	_, err = env.ExecuteActivity(acts.UpsertJob, activities.JobInput{Target: target, Specific: spec, ComponentID: b, JobField: "jobName"})
-	var appErr *temporal.ApplicationError
-	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, activities.ErrTypeOwnership, appErr.Type())
+	appErr := ownershipRefusal(t, err)
 	assert.True(t, appErr.NonRetryable())
 	var p descriptor.Problem
 	require.NoError(t, appErr.Details(&p))
 	assert.Equal(t, "jobName", p.Field)
 	assert.Contains(t, p.Message, "already used by component "+a)
 	_, err = env.ExecuteActivity(acts.DeleteJob, activities.DeleteInput{Target: target, Name: spec.JobName, ComponentID: b})
-	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, activities.ErrTypeOwnership, appErr.Type())
+	appErr = ownershipRefusal(t, err)
 	after, err := sim.Job(target.VcID, spec.JobName)
 	require.NoError(t, err)
 	assert.JSONEq(t, string(stored), string(after))

@@ -110,9 +110,7 @@ func TestTheFirstRoundRefusesAnotherComponentsJobBeforeUploadingAnything(t *test
 	before := f.sim.UploadedBytes(f.vcID, descriptor.MainResourceName(leanJob))
 
 	_, err = env.ExecuteActivity(f.acts.SyncFiles, leanSync(t, f, leanOwner, objs))
-	var appErr *temporal.ApplicationError
-	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, activities.ErrTypeOwnership, appErr.Type())
+	appErr := ownershipRefusal(t, err)
 	assert.True(t, appErr.NonRetryable())
 	var p descriptor.Problem
 	require.NoError(t, appErr.Details(&p))
@@ -136,9 +134,7 @@ func TestTheFirstRoundRefusesResourcesWhoseManifestNamesAnotherOwner(t *testing.
 	before := f.sim.UploadedBytes(f.vcID, descriptor.MainResourceName(leanJob))
 
 	_, err = env.ExecuteActivity(f.acts.SyncFiles, leanSync(t, f, leanOwner, objs))
-	var appErr *temporal.ApplicationError
-	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, activities.ErrTypeOwnership, appErr.Type())
+	ownershipRefusal(t, err)
 	assert.Equal(t, before, f.sim.UploadedBytes(f.vcID, descriptor.MainResourceName(leanJob)), "nothing uploaded")
 
 	// Its own component goes on, and finds the job absent.
@@ -163,9 +159,7 @@ func TestCreateFirstFallsBackToTheOwnerCheckWhenTheJobAppeared(t *testing.T) {
 
 	_, err = env.ExecuteActivity(f.acts.UpsertJob, activities.JobInput{Target: f.target, Specific: leanSpec(), ComponentID: leanOwner,
 		JobField: "specific.jobName", JobAbsent: true})
-	var appErr *temporal.ApplicationError
-	require.True(t, errors.As(err, &appErr), "%v", err)
-	assert.Equal(t, activities.ErrTypeOwnership, appErr.Type())
+	ownershipRefusal(t, err)
 	after, err := f.sim.Job(f.vcID, leanJob)
 	require.NoError(t, err)
 	assert.JSONEq(t, string(stored), string(after))
@@ -201,4 +195,13 @@ func TestTheManifestIsWrittenEvenWhenItsResourceIsMissing(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, puts)
+}
+
+// ownershipRefusal is err as the refusal to touch another component's job (ErrTypeOwnership).
+func ownershipRefusal(t *testing.T, err error) *temporal.ApplicationError {
+	t.Helper()
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, activities.ErrTypeOwnership, appErr.Type())
+	return appErr
 }
