@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path"
@@ -49,6 +50,28 @@ type RequestRecord struct {
 	// Fault is "fail", "reset", "latency", "blocked" (joined by "+") when
 	// an injected fault applied. A reset request has Status 0.
 	Fault string
+	// Body is what the handler read of a control-plane request's body (its
+	// JSON arguments, e.g. the clusterId of listVcs), at most
+	// maxRecordedBody bytes; empty for the other targets, whose bodies are
+	// job definitions and uploads.
+	Body string
+}
+
+// maxRecordedBody bounds RequestRecord.Body.
+const maxRecordedBody = 1 << 10
+
+// bodyTap keeps the first maxRecordedBody bytes read from a request body.
+type bodyTap struct {
+	io.ReadCloser
+	kept []byte
+}
+
+func (t *bodyTap) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if room := maxRecordedBody - len(t.kept); room > 0 {
+		t.kept = append(t.kept, p[:min(n, room)]...)
+	}
+	return n, err
 }
 
 // route is a parsed "[METHOD ]PATH" pattern: METHOD empty matches any; PATH
@@ -344,6 +367,11 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 		var applied []string
 		dropped := false // reset: no answer at all
 		logged := false
+		var tap *bodyTap
+		if target == "controlplane" && r.Body != nil {
+			tap = &bodyTap{ReadCloser: r.Body}
+			r.Body = tap
+		}
 		record := func() {
 			logged = true
 			status := sw.status
@@ -354,6 +382,9 @@ func (s *Sim) middleware(target, host string, next http.Handler) http.Handler {
 				Time: start, Target: target, Host: host, Method: r.Method,
 				Path: r.URL.Path, Query: r.URL.RawQuery, Status: status,
 				Duration: time.Since(start), Fault: strings.Join(applied, "+"),
+			}
+			if tap != nil {
+				rec.Body = string(tap.kept)
 			}
 			s.faults.mu.Lock()
 			s.faults.log = append(s.faults.log, rec)

@@ -182,3 +182,29 @@ func TestNegativeCountFailsUntilCleared(t *testing.T) {
 	e.sim.ClearFaults()
 	wantStatus(t, e.cp(t, demoSigner, "de/listServices", map[string]any{}), 200)
 }
+
+// The log keeps a control-plane request's arguments (bounded), which tells apart two calls of
+// one operation; the jobs API's bodies (job definitions, uploads) are not kept.
+func TestTheLogKeepsControlPlaneArgumentsOnly(t *testing.T) {
+	e := newEnv(t, cdesim.Options{})
+	id := e.service(t, cdesim.DemoService).ClusterID
+	e.sim.ResetRequests()
+	wantStatus(t, e.cp(t, demoSigner, "de/listVcs", map[string]any{"clusterId": id}), 200)
+	wantStatus(t, e.cp(t, demoSigner, "de/listServices", map[string]any{"pad": strings.Repeat("x", 4<<10)}), 200)
+	wantStatus(t, e.devAPI(t).call(t, http.MethodPost, "/resources", map[string]any{"name": "r1", "type": "files"}), 201)
+	recs := e.sim.Requests()
+	if len(recs) < 3 {
+		t.Fatalf("log %+v", recs)
+	}
+	if want := `{"clusterId":"` + id + `"}`; recs[0].Body != want {
+		t.Errorf("listVcs body %q, want %q", recs[0].Body, want)
+	}
+	if n := len(recs[1].Body); n != 1<<10 {
+		t.Errorf("a large body is kept up to 1 KiB, kept %d bytes", n)
+	}
+	for _, r := range recs[2:] {
+		if r.Body != "" {
+			t.Errorf("%s %s %s: body %q kept", r.Target, r.Method, r.Path, r.Body)
+		}
+	}
+}
