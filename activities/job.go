@@ -51,17 +51,18 @@ func BuildJob(s descriptor.Specific, idBrokerHosts []string) cde.Job {
 	for _, d := range jc.Dependencies {
 		deps = append(deps, basename(d))
 	}
-	switch s.Kind {
-	case descriptor.SparkJar:
-		spark.ClassName = s.ClassName
-		spark.Jars = deps
-	case descriptor.PySpark, descriptor.PySparkWithEnv:
+	// The kind's part (descriptor.JobShape), mapped field by field: no kind is named here.
+	shape := s.JobShape()
+	spark.ClassName = shape.ClassName
+	if shape.PyFiles {
 		spark.PyFiles = deps
-		conf[ConfPySpark] = s.PythonVersion
-		if s.Kind == descriptor.PySparkWithEnv {
-			spark.PythonEnvResourceName = descriptor.PyEnvResourceName(s.JobName)
-		}
+	} else {
+		spark.Jars = deps
 	}
+	if shape.PythonVersion != "" {
+		conf[ConfPySpark] = shape.PythonVersion
+	}
+	spark.PythonEnvResourceName = shape.PythonEnvResource
 	spark.Conf = conf
 
 	job := cde.Job{

@@ -167,42 +167,32 @@ type Artifact struct {
 }
 
 // Artifacts lists the files of the job that must exist on S3, in a stable order: the application
-// file, the dependencies, the requirements file. Locations that do not parse are left out
-// (Validate reports them).
+// file, the dependencies, the kind's own files (the requirements file). Locations that do not
+// parse are left out (Validate reports them).
 func (d *Descriptor) Artifacts() []Artifact {
-	s := d.Component.Specific
 	var out []Artifact
-	add := func(role ArtifactRole, field, loc string) {
+	d.Component.Specific.files(func(f file, index int, loc string) {
 		if l, err := ParseS3Location(loc); err == nil {
-			out = append(out, Artifact{Role: role, Field: d.Path(field), Location: l})
+			out = append(out, Artifact{Role: f.role, Field: d.Path(indexed(f.field, index)), Location: l})
 		}
-	}
-	switch s.Kind {
-	case SparkJar:
-		add(RoleApplication, FieldJar, s.Jar)
-	case PySpark, PySparkWithEnv:
-		add(RoleApplication, FieldPythonFile, s.PythonFile)
-	}
-	if s.JobConfig != nil {
-		for i, dep := range s.JobConfig.Dependencies {
-			add(RoleDependency, FieldDependencies+"["+strconv.Itoa(i)+"]", dep)
-		}
-	}
-	if s.Kind == PySparkWithEnv {
-		add(RoleRequirements, FieldRequirementsFile, s.RequirementsFile)
-	}
+	})
 	return out
+}
+
+// indexed is the field of the index-th element of a list field, or the field itself for index -1.
+func indexed(field string, index int) string {
+	if index < 0 {
+		return field
+	}
+	return field + "[" + strconv.Itoa(index) + "]"
 }
 
 // ArtifactNotFound is the problem an activity reports when an artifact is missing on S3,
 // worded by the artifact's role as the reference worded it, naming the location.
 func ArtifactNotFound(a Artifact) Problem {
 	rule := ApplicationFileNotFound
-	switch a.Role {
-	case RoleDependency:
-		rule = DependenciesNotFound
-	case RoleRequirements:
-		rule = PythonEnvInvalid
+	if r, ok := roles[a.Role]; ok {
+		rule = r.rule
 	}
 	return rule.At(a.Field, a.Location.String()+" does not exist")
 }

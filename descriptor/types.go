@@ -76,14 +76,6 @@ type Specific struct {
 	JobConfig *JobConfig `json:"jobConfig,omitempty"`
 }
 
-// AppFile is the application file location: the jar or the Python file.
-func (s Specific) AppFile() string {
-	if s.Kind == SparkJar {
-		return s.Jar
-	}
-	return s.PythonFile
-}
-
 // JobConfig is the optional tuning of the job. Pointers are nil when the field is absent or null,
 // so the provisioner applies the reference defaults only where the user said nothing.
 type JobConfig struct {

@@ -25,11 +25,8 @@ func validate(d *Descriptor) (Problems, int) {
 	s := d.Component.Specific
 
 	v.jobName()
-	switch s.Kind {
-	case SparkJar:
-		v.className()
-	case PySpark, PySparkWithEnv:
-		v.python()
+	for _, rule := range kinds[s.Kind].rules {
+		rule(v)
 	}
 	v.artifacts()
 	if jc := s.JobConfig; jc != nil {
@@ -91,7 +88,7 @@ func (v *validator) className() {
 	}
 }
 
-func (v *validator) python() {
+func (v *validator) pythonVersion() {
 	s := v.d.Component.Specific
 	if s.PythonVersion != "python2" && s.PythonVersion != "python3" {
 		detail := "pythonVersion is missing"
@@ -100,9 +97,11 @@ func (v *validator) python() {
 		}
 		v.add(PythonVersionInvalid.At(v.d.Path(FieldPythonVersion), detail))
 	}
-	if s.Kind != PySparkWithEnv {
-		return
-	}
+}
+
+// pythonEnv checks the requirements file and the mirror of a job with a Python environment.
+func (v *validator) pythonEnv() {
+	s := v.d.Component.Specific
 	field := v.d.Path(FieldRequirementsFile)
 	if l, err := ParseS3Location(s.RequirementsFile); err != nil {
 		v.add(PythonEnvInvalid.At(field, err.Error()))
@@ -119,11 +118,10 @@ func (v *validator) python() {
 	}
 }
 
-// artifacts checks the locations of the application file and the dependencies (the requirements
-// file is checked with the Python settings), and that the files stored side by side in the main
-// resource have distinct names.
+// artifacts checks the locations of the files of the main resource (the application file and
+// the dependencies; the requirements file is checked with the Python settings), and that the
+// files stored side by side there have distinct names.
 func (v *validator) artifacts() {
-	s := v.d.Component.Specific
 	// field is the artifact's path, built only when it is needed: a list of a hundred thousand
 	// dependencies must not cost a hundred thousand paths.
 	type named struct {
@@ -131,35 +129,24 @@ func (v *validator) artifacts() {
 		base  string
 	}
 	var stored []named
-	check := func(rule Rule, field func() string, loc string) {
+	v.d.Component.Specific.files(func(f file, index int, loc string) {
+		if f.role.InPythonEnv() || (index < 0 && loc == "") { // a missing application file: Decode's
+			return
+		}
+		field := func() string { return v.d.Path(indexed(f.field, index)) }
 		l, err := ParseS3Location(loc)
 		if err != nil {
 			if len(v.problems) >= MaxProblems {
 				v.dropped++
 				return
 			}
-			p := rule.At(field(), err.Error())
+			p := roles[f.role].rule.At(field(), err.Error())
 			p.Solution = ArtifactLocationSolution
 			v.add(p)
 			return
 		}
 		stored = append(stored, named{field, l.Basename()})
-	}
-	switch s.Kind {
-	case SparkJar:
-		if s.Jar != "" {
-			check(ApplicationFileNotFound, func() string { return v.d.Path(FieldJar) }, s.Jar)
-		}
-	case PySpark, PySparkWithEnv:
-		if s.PythonFile != "" {
-			check(ApplicationFileNotFound, func() string { return v.d.Path(FieldPythonFile) }, s.PythonFile)
-		}
-	}
-	if s.JobConfig != nil {
-		for i, dep := range s.JobConfig.Dependencies {
-			check(DependenciesNotFound, func() string { return v.d.Path(FieldDependencies + "[" + strconv.Itoa(i) + "]") }, dep)
-		}
-	}
+	})
 	first := map[string]func() string{}
 	for _, n := range stored {
 		if prev, dup := first[n.base]; dup {

@@ -93,8 +93,9 @@ func unprovision(r *run) (Result, error) {
 	return Result{Operation: OpUnprovision, Message: msg, Logs: r.logs}, nil
 }
 
-// resourcesOf are the resources an unprovision deletes: both, whatever the job kind, since a job
-// that changed kind may have left the other.
+// resourcesOf are the resources the unprovisions of runs from before changeUnprovisionEveryDelete
+// delete: both, whatever the job kind, since a job that changed kind may have left the other.
+// Since then, every one of descriptor.ResourceNames.
 func resourcesOf(jobName string) []string {
 	return []string{descriptor.MainResourceName(jobName), descriptor.PyEnvResourceName(jobName)}
 }
@@ -127,7 +128,7 @@ func (r *run) deleteEverything(t activities.Target) (Result, error) {
 	} else if !del.Deleted {
 		r.note("INFO", "unprovision", "Job "+s.JobName+" was already absent")
 	}
-	for _, name := range append(resourcesOf(s.JobName), descriptor.PyEnvAltResourceName(s.JobName), descriptor.ManifestResourceName(s.JobName)) {
+	for _, name := range descriptor.ResourceNames(s.JobName) {
 		r.step("unprovision", "Deleting resource "+name)
 		if err := workflow.ExecuteActivity(r.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: t, Name: name}).Get(r.ctx, nil); err != nil {
 			fail("deleting resource "+name, err)
