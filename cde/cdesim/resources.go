@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,6 +22,7 @@ import (
 type resource struct {
 	name, typ, retention string
 	pythonVersion        string
+	pyPiMirror           string // as given at creation, reported back in pythonEnv
 	created, modified    time.Time
 	files                map[string]*storedFile
 	// python-env build: started when requirements.txt is uploaded.
@@ -123,7 +125,11 @@ func (s *Sim) resourceViewLocked(r *resource, withFiles bool) map[string]any {
 		out["files"] = files
 	}
 	if r.typ == "python-env" {
-		out["pythonEnv"] = map[string]any{"pythonVersion": r.pythonVersion, "type": "python-env"}
+		env := map[string]any{"pythonVersion": r.pythonVersion, "type": "python-env"}
+		if r.pyPiMirror != "" {
+			env["pyPiMirror"] = r.pyPiMirror
+		}
+		out["pythonEnv"] = env
 		switch st {
 		case ResourceReady:
 			info := map[string]any{
@@ -166,10 +172,12 @@ func (s *Sim) createResource(w http.ResponseWriter, r *http.Request, c *vc) {
 	case "files":
 	case "python-env":
 		// Documented field pythonEnv; witboost sends pythonEnvironment.
+		// The mirror's JSON name is witboost's (pyPiMirror), UNCONFIRMED.
 		for _, k := range []string{"pythonEnv", "pythonEnvironment"} {
 			if pe, ok := doc[k].(map[string]any); ok {
 				if v, _ := pe["pythonVersion"].(string); v != "" {
 					res.pythonVersion = v
+					res.pyPiMirror, _ = pe["pyPiMirror"].(string)
 					break
 				}
 			}
@@ -416,28 +424,41 @@ func (s *Sim) storeFileLocked(res *resource, fp string, got receivedFile) {
 	}
 }
 
+// downloadFile answers GET /resources/{name}/{path} with the stored bytes and
+// their Content-Length. The bytes are written outside the lock (a big file to
+// a slow reader must not stall the simulator): an upload replaces a file's
+// slice, never changes it, so the one taken here stays whole.
 func (s *Sim) downloadFile(w http.ResponseWriter, r *http.Request, c *vc) {
 	name, fp := r.PathValue("name"), r.PathValue("file")
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	res := c.resources[name]
-	if res == nil {
+	var f *storedFile
+	if res != nil {
+		f = res.files[fp]
+	}
+	var data []byte
+	var size int64
+	if f != nil {
+		data, size = f.data, f.size
+	}
+	s.mu.Unlock()
+	switch {
+	case res == nil:
 		writeVCError(w, http.StatusNotFound, fmt.Sprintf("resource '%s' not found", name))
 		return
-	}
-	f := res.files[fp]
-	if f == nil {
+	case f == nil:
 		writeVCError(w, http.StatusNotFound, fmt.Sprintf("file '%s' not found in resource '%s'", fp, name))
 		return
-	}
-	if f.data == nil && f.size > 0 {
-		writeVCError(w, http.StatusNotImplemented, "the simulator kept only the size and digest of this file (DigestOnlyUploads)")
+	case data == nil && size > 0:
+		writeVCError(w, http.StatusNotImplemented, fmt.Sprintf(
+			"the simulator kept only the size (%d bytes) and digest of file '%s' (Options.DigestOnlyUploads): its content cannot be downloaded", size, fp))
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", "attachment; filename="+fmt.Sprintf("%q", path.Base(fp)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(f.data)
+	_, _ = w.Write(data)
 }
 
 func (s *Sim) deleteFile(w http.ResponseWriter, r *http.Request, c *vc) {
