@@ -72,18 +72,116 @@ func (c *JobsClient) DeleteResourceFile(ctx context.Context, resource, filePath 
 // provisioner's own bookkeeping: answers above the client's response limit are
 // an error rather than a large allocation. A missing file matches ErrNotFound.
 func (c *JobsClient) DownloadSmallFile(ctx context.Context, resource, filePath string) ([]byte, error) {
-	r, err := escapeName("resource name", resource)
-	if err != nil {
-		return nil, err
-	}
-	p, err := escapePath("resource file path", filePath)
+	call, err := fileCall("downloadFile", resource, filePath)
 	if err != nil {
 		return nil, err
 	}
 	var content []byte
-	err = c.do(ctx, vcCall{op: "downloadFile", method: http.MethodGet, path: "/resources/" + r + "/" + p, raw: &content}, nil)
+	call.raw = &content
+	err = c.do(ctx, call, nil)
 	return content, err
 }
+
+// OpenResourceFile streams one file of the resource (GET
+// /resources/{resource}/{filePath}), of any size: the caller reads the body
+// and closes it. size is the answer's Content-Length, -1 when the server sent
+// none; a body that ends short of it, or is cut off, fails its Read with an
+// error matching io.ErrUnexpectedEOF (IsTransient): the caller retries by
+// opening the file again. The request itself is retried like any GET (401,
+// transient failures); the body is bounded by ctx, not by the client's
+// Timeout (it goes through the transfer client, like an upload). A missing
+// resource or file matches ErrNotFound.
+func (c *JobsClient) OpenResourceFile(ctx context.Context, resource, filePath string) (io.ReadCloser, int64, error) {
+	call, err := fileCall("openResourceFile", resource, filePath)
+	if err != nil {
+		return nil, 0, err
+	}
+	// The request goes through do and send like every other, on a copy of
+	// the client whose transfer transport takes the body of the 2xx answer
+	// before send would read it whole: send then sees an empty success.
+	hand := &handOff{op: call.op}
+	streaming := *c
+	streaming.transfer = hand.client(c.transfer)
+	var empty []byte
+	call.raw, call.transfer = &empty, true
+	if err := streaming.do(ctx, call, nil); err != nil {
+		hand.discard()
+		return nil, 0, err
+	}
+	if hand.got == nil {
+		return nil, 0, fmt.Errorf("cde: %s: no answer body", call.op)
+	}
+	return hand.got, hand.got.size, nil
+}
+
+// handOff is an http.RoundTripper that keeps the body of a 2xx answer for
+// the caller and gives the client an empty one in its place. The attempts of
+// one call are sequential, and only the last can succeed.
+type handOff struct {
+	op   string
+	next http.RoundTripper
+	got  *streamedBody
+}
+
+func (h *handOff) client(hc *http.Client) *http.Client {
+	c := *hc
+	h.next = c.Transport
+	if h.next == nil {
+		h.next = http.DefaultTransport
+	}
+	c.Transport = h
+	return &c
+}
+
+func (h *handOff) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := h.next.RoundTrip(req)
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp, err
+	}
+	h.discard()
+	h.got = &streamedBody{op: h.op, body: resp.Body, size: resp.ContentLength}
+	resp.Body = http.NoBody
+	return resp, nil
+}
+
+// discard closes a body that is not handed to the caller.
+func (h *handOff) discard() {
+	if h.got != nil {
+		_ = h.got.Close()
+		h.got = nil
+	}
+}
+
+// fileCall is the GET of one resource file, its path segments escaped.
+func fileCall(op, resource, filePath string) (vcCall, error) {
+	r, err := escapeName("resource name", resource)
+	if err != nil {
+		return vcCall{}, err
+	}
+	p, err := escapePath("resource file path", filePath)
+	if err != nil {
+		return vcCall{}, err
+	}
+	return vcCall{op: op, method: http.MethodGet, path: "/resources/" + r + "/" + p}, nil
+}
+
+// streamedBody is the body of a 2xx answer handed to the caller unread. Its
+// read errors name the call, so that a cut-off download says what was cut.
+type streamedBody struct {
+	op   string
+	body io.ReadCloser
+	size int64
+}
+
+func (b *streamedBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("cde: %s: read body: %w", b.op, err)
+	}
+	return n, err
+}
+
+func (b *streamedBody) Close() error { return b.body.Close() }
 
 // UploadFileFrom is UploadFile for content that can be opened again, such as an object in S3:
 // open is called for the first attempt, and again for each later one: after a refused token

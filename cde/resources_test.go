@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 )
 
 // patternReader yields n deterministic bytes generated on the fly. When
@@ -379,5 +382,243 @@ func TestUploadsGoThroughTheTransferClient(t *testing.T) {
 	}
 	if api.n[http.MethodGet] != 1 || api.n[http.MethodPut] != 0 || uploads.n[http.MethodPut] != 1 || uploads.n[http.MethodGet] != 0 {
 		t.Errorf("API transport carried %v, uploads transport %v", api.n, uploads.n)
+	}
+}
+
+// startDownloadServer serves GET /dex/api/v1/resources/r/{file} with h and
+// returns a client that retries at once (no real sleeps).
+func startDownloadServer(t *testing.T, h http.HandlerFunc) *JobsClient {
+	t.Helper()
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	c, err := NewJobsClient(srv.URL+"/dex/api/v1", StaticTokenSource("tok"), srv.Client(),
+		WithRetryPolicy(RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// OpenResourceFile must stream: it returns while the server has sent no
+// more than 8 MiB of a 256 MiB file, the rest held back until the caller has
+// the body. A client that read the body whole before returning would trip the
+// gate (after a generous minute) instead of hanging the test.
+func TestOpenResourceFileStreamsLargeFiles(t *testing.T) {
+	const size = 256 << 20
+	opened := make(chan struct{})
+	var sent *patternReader
+	c := startDownloadServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.EscapedPath() != "/dex/api/v1/resources/r/lib/nested%20dir/app.jar" ||
+			r.Header.Get("Accept") != "application/octet-stream" || r.Header.Get("Authorization") != "Bearer tok" {
+			t.Errorf("request %s %s Accept %q", r.Method, r.URL.EscapedPath(), r.Header.Get("Accept"))
+		}
+		sent = &patternReader{n: size, gateAt: 8 << 20, gate: func() error {
+			select {
+			case <-opened:
+				return nil
+			case <-time.After(time.Minute):
+				return errors.New("the client did not return before reading 8 MiB: it is buffering")
+			}
+		}}
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		_, _ = io.Copy(w, sent)
+	})
+	body, n, err := c.OpenResourceFile(context.Background(), "r", "lib/nested dir/app.jar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(opened)
+	defer body.Close()
+	if n != size {
+		t.Errorf("size %d, want %d", n, size)
+	}
+	h := sha256.New()
+	got, err := io.Copy(h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != size || [32]byte(h.Sum(nil)) != patternSum(size) {
+		t.Errorf("read %d bytes with another content", got)
+	}
+}
+
+func TestOpenResourceFileRetriesTheRequestNotTheBody(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	c := startDownloadServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		switch {
+		case r.URL.Path == "/dex/api/v1/resources/r/missing.jar":
+			http.Error(w, `{"message":"file not found"}`, http.StatusNotFound)
+		case r.URL.Path == "/dex/api/v1/resources/r/busy.jar" && n == 1:
+			http.Error(w, "scaling", http.StatusServiceUnavailable)
+		case r.URL.Path == "/dex/api/v1/resources/r/cut.jar":
+			// Announces 1000 bytes, sends 500, then drops the connection.
+			w.Header().Set("Content-Length", "1000")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(make([]byte, 500))
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		case r.URL.Path == "/dex/api/v1/resources/r/chunked.txt":
+			w.(http.Flusher).Flush() // no Content-Length
+			_, _ = io.WriteString(w, "no length")
+		default:
+			_, _ = io.WriteString(w, "content")
+		}
+	})
+	ctx := context.Background()
+	read := func(t *testing.T, file string) (string, int64, error) {
+		t.Helper()
+		body, n, err := c.OpenResourceFile(ctx, "r", file)
+		if err != nil {
+			return "", 0, err
+		}
+		defer body.Close()
+		b, err := io.ReadAll(body)
+		return string(b), n, err
+	}
+	t.Run("a 503 at open is retried", func(t *testing.T) {
+		got, n, err := read(t, "busy.jar")
+		if err != nil || got != "content" || n != 7 {
+			t.Fatalf("got %q (%d), %v", got, n, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if calls != 2 {
+			t.Errorf("%d requests, want 2", calls)
+		}
+	})
+	t.Run("a missing file is ErrNotFound", func(t *testing.T) {
+		if _, _, err := read(t, "missing.jar"); !errors.Is(err, ErrNotFound) || IsTransient(err) {
+			t.Fatalf("err = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("a body cut mid-stream fails the read with a transient error", func(t *testing.T) {
+		mu.Lock()
+		before := calls
+		mu.Unlock()
+		_, n, err := read(t, "cut.jar")
+		if n != 1000 || !errors.Is(err, io.ErrUnexpectedEOF) || !IsTransient(err) || !strings.Contains(err.Error(), "openResourceFile") {
+			t.Fatalf("size %d, err = %v: want 1000 and a transient unexpected EOF naming the call", n, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if calls != before+1 {
+			t.Errorf("a cut body was requested again (%d requests): reopening is the caller's", calls-before)
+		}
+	})
+	t.Run("a body without Content-Length has size -1", func(t *testing.T) {
+		got, n, err := read(t, "chunked.txt")
+		if err != nil || got != "no length" || n != -1 {
+			t.Fatalf("got %q (%d), %v", got, n, err)
+		}
+	})
+	t.Run("a bad path is refused before any request", func(t *testing.T) {
+		if _, _, err := c.OpenResourceFile(ctx, "r", "../x"); err == nil {
+			t.Fatal("no error")
+		}
+	})
+}
+
+func TestOpenResourceFileAfter401(t *testing.T) {
+	tokens := &recordingTokens{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer tok-1" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	c := newTestJobsClient(t, srv, tokens)
+	body, _, err := c.OpenResourceFile(context.Background(), "r", "a.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	if b, _ := io.ReadAll(body); string(b) != "ok" {
+		t.Errorf("body %q", b)
+	}
+	assertEqual(t, "invalidated", tokens.invalidated, []string{"tok-1"})
+}
+
+// Against the simulator: what GetResource lists is what OpenResourceFile
+// reads back, and a file the simulator kept only as a digest is a clear,
+// permanent error rather than wrong bytes.
+func TestOpenResourceFileFromTheSimulator(t *testing.T) {
+	sim := cdesim.StartForTest(t, cdesim.DemoSeed(), cdesim.Options{DigestOnlyUploads: true, KeepUploadsUpTo: 1 << 20})
+	vc, ok := sim.VC(cdesim.DemoService, cdesim.DemoVC)
+	if !ok {
+		t.Fatal("no demo VC")
+	}
+	tok, err := sim.IssueToken(vc.ClusterID, cdesim.DemoUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewJobsClient(vc.APIURL, StaticTokenSource(tok), sim.Client(), WithRetryPolicy(NoRetry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.CreateResource(ctx, CreateResourceRequest{Name: "r", Type: ResourceTypeFiles}); err != nil {
+		t.Fatal(err)
+	}
+	small := bytes.Repeat([]byte("spark "), 1000)
+	if err := c.UploadFile(ctx, "r", "lib/job.py", bytes.NewReader(small), int64(len(small))); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UploadFile(ctx, "r", "big.jar", &patternReader{n: 2 << 20}, 2<<20); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.GetResource(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Files) != 2 || res.Signature == "" {
+		t.Fatalf("resource %+v", res)
+	}
+	for _, f := range res.Files {
+		if f.Path == "" || f.SizeBytes <= 0 || f.Signature == "" {
+			t.Errorf("file %+v lacks what an import needs", f)
+		}
+	}
+	body, n, err := c.OpenResourceFile(ctx, "r", "lib/job.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(body)
+	body.Close()
+	if err != nil || !bytes.Equal(got, small) || n != res.Files[1].SizeBytes {
+		t.Errorf("read %d bytes (size %d, listed %+v): %v", len(got), n, res.Files[1], err)
+	}
+	_, _, err = c.OpenResourceFile(ctx, "r", "big.jar")
+	apiErr, ok := errors.AsType[*APIError](err)
+	if !ok || apiErr.Status != http.StatusGone || IsTransient(err) || !strings.Contains(err.Error(), "DigestOnlyUploads") {
+		t.Errorf("digest-only file: %v", err)
+	}
+	if _, _, err := c.OpenResourceFile(ctx, "missing", "a.py"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing resource: %v", err)
+	}
+}
+
+// A python-env's version and mirror (witboost's pyPiMirror inside pythonEnv,
+// a name UNCONFIRMED) are decoded, and the file list's sizes and signatures.
+func TestResourceDecodesWhatAnImportNeeds(t *testing.T) {
+	var res Resource
+	doc := `{"name":"pyenvres-1","type":"python-env","status":"ready","signature":"6481",
+		"files":[{"path":"requirements.txt","signature":"0326","sizeBytes":7}],
+		"pythonEnv":{"pythonVersion":"python3","type":"python-env","pyPiMirror":"https://mirror.example/simple"},
+		"somethingNew":{"x":1}}`
+	if err := json.Unmarshal([]byte(doc), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.PythonEnv == nil || res.PythonEnv.PythonVersion != "python3" || res.PythonEnv.PyPiMirror != "https://mirror.example/simple" {
+		t.Errorf("pythonEnv %+v", res.PythonEnv)
+	}
+	if len(res.Files) != 1 || res.Files[0] != (ResourceFile{Path: "requirements.txt", Signature: "0326", SizeBytes: 7}) || res.Signature != "6481" {
+		t.Errorf("resource %+v", res)
 	}
 }

@@ -42,7 +42,8 @@ func TestDownloadAnswersTheStoredBytesWithTheirLength(t *testing.T) {
 }
 
 // A digest-only simulator cannot give back a big file's bytes: it says so
-// instead of answering an empty or wrong body with a 200.
+// instead of answering an empty or wrong body with a 200, and with a
+// permanent status (410) that no client retries.
 func TestDownloadOfADigestOnlyFileIsAClearError(t *testing.T) {
 	e := newEnv(t, cdesim.Options{DigestOnlyUploads: true, KeepUploadsUpTo: 1 << 10})
 	api := e.devAPI(t)
@@ -56,7 +57,7 @@ func TestDownloadOfADigestOnlyFileIsAClearError(t *testing.T) {
 		t.Errorf("small file %q", r.body)
 	}
 	r = api.call(t, http.MethodGet, "/resources/r/big.jar", nil)
-	wantStatus(t, r, http.StatusNotImplemented)
+	wantStatus(t, r, http.StatusGone)
 	if !strings.Contains(string(r.body), "DigestOnlyUploads") || !strings.Contains(string(r.body), "big.jar") {
 		t.Errorf("error body %q does not say why", r.body)
 	}

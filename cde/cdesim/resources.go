@@ -450,7 +450,8 @@ func (s *Sim) downloadFile(w http.ResponseWriter, r *http.Request, c *vc) {
 		writeVCError(w, http.StatusNotFound, fmt.Sprintf("file '%s' not found in resource '%s'", fp, name))
 		return
 	case data == nil && size > 0:
-		writeVCError(w, http.StatusNotImplemented, fmt.Sprintf(
+		// 410, not 501: a client retries a 5xx, and no retry brings the bytes back.
+		writeVCError(w, http.StatusGone, fmt.Sprintf(
 			"the simulator kept only the size (%d bytes) and digest of file '%s' (Options.DigestOnlyUploads): its content cannot be downloaded", size, fp))
 		return
 	}

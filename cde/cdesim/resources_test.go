@@ -220,7 +220,7 @@ func TestDigestOnlyUploadsKeepSizeAndSignature(t *testing.T) {
 	if _, ok := e.sim.FileBytes(vcID, "big", "big.jar"); ok {
 		t.Error("bytes kept in digest-only mode")
 	}
-	wantStatus(t, api.call(t, http.MethodGet, "/resources/big/big.jar", nil), http.StatusNotImplemented)
+	wantStatus(t, api.call(t, http.MethodGet, "/resources/big/big.jar", nil), http.StatusGone)
 }
 
 func TestResourceAccessors(t *testing.T) {

@@ -115,7 +115,7 @@ type Options struct {
 	// changes it while the simulator runs.
 	PythonEnvStatusLag time.Duration
 	// DigestOnlyUploads keeps only size and SHA-1 of uploaded files, not
-	// their bytes (for big benchmark uploads); file downloads then fail.
+	// their bytes (for big benchmark uploads); file downloads then fail (410 Gone).
 	DigestOnlyUploads bool
 	// KeepUploadsUpTo, with DigestOnlyUploads, still keeps the bytes of an
 	// uploaded file of at most this many bytes, so that the small files a

@@ -125,7 +125,7 @@ func TestKeepUploadsUpToKeepsSmallFilesOfADigestOnlySimulator(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"big.jar", "put-big"} {
-		wantStatus(t, api.call(t, http.MethodGet, "/resources/res/"+p, nil), http.StatusNotImplemented)
+		wantStatus(t, api.call(t, http.MethodGet, "/resources/res/"+p, nil), http.StatusGone)
 		if _, ok := e.sim.FileBytes(vcID, "res", p); ok {
 			t.Errorf("%s: bytes of a file above KeepUploadsUpTo were kept", p)
 		}
