@@ -6,17 +6,13 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
@@ -128,7 +124,8 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// temporalClient connects to TEMPORAL_ADDRESS when set, else starts the pinned dev server.
+// temporalClient connects to TEMPORAL_ADDRESS when set, else starts the pinned dev server as
+// `make run` does (devserver.Tuning: eager activities; the database in memory).
 func temporalClient(ctx context.Context, logger *slog.Logger, tel *telemetry.Telemetry) (client.Client, string, func(), error) {
 	if addr := os.Getenv("TEMPORAL_ADDRESS"); addr != "" {
 		tc, err := app.DialTemporalWith(ctx, app.TemporalConfig{Address: addr, Namespace: "default"}, logger, 30*time.Second, tel)
@@ -137,42 +134,14 @@ func temporalClient(ctx context.Context, logger *slog.Logger, tel *telemetry.Tel
 		}
 		return tc, addr, func() { tc.Close() }, nil
 	}
-	moduleDir, err := filepath.Abs("..")
+	srv, err := devserver.Start(ctx, devserver.Options{ModuleDir: ".."})
 	if err != nil {
 		return nil, "", nil, err
 	}
-	bin, err := devserver.CLI(ctx, moduleDir)
+	tc, err := app.DialTemporalWith(ctx, app.TemporalConfig{Address: srv.Addr(), Namespace: devserver.Namespace}, logger, 30*time.Second, tel)
 	if err != nil {
+		srv.Stop()
 		return nil, "", nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, "", nil, err
-	}
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  bin,
-		LogLevel:      "error",
-		ClientOptions: &client.Options{HostPort: port, Namespace: "default"},
-		Stdout:        io.Discard,
-		Stderr:        io.Discard,
-	})
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("start the Temporal dev server %s: %w", bin, err)
-	}
-	tc, err := app.DialTemporalWith(ctx, app.TemporalConfig{Address: srv.FrontendHostPort(), Namespace: "default"}, logger, 30*time.Second, tel)
-	if err != nil {
-		_ = srv.Stop()
-		return nil, "", nil, err
-	}
-	return tc, srv.FrontendHostPort(), func() { tc.Close(); _ = srv.Stop() }, nil
-}
-
-// freePort returns a free loopback address for the dev server (bound to 127.0.0.1 only).
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return tc, srv.Addr(), func() { tc.Close(); srv.Stop() }, nil
 }

@@ -29,8 +29,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
 )
 
 // config is the command line.
@@ -210,7 +208,7 @@ func run(parent context.Context, cfg config) (err error) {
 		return nil
 	}
 	if figs.has(1) || figs.has(2) || figs.has(3) || figs.has(4) || figs.has(5) || figs.has(6) {
-		st, err = startStack(ctx, cancel, moduleDir, dir, cfg.workerEnv, cfg.temporalArgs(), procs, progress)
+		st, err = startStack(ctx, cancel, moduleDir, dir, cfg.workerEnv, cfg.untunedServer, procs, progress)
 		if err != nil {
 			return err
 		}
@@ -277,12 +275,4 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", errors.New("run the benchmark from inside the provisioner's module (go env GOMOD is empty)")
 	}
 	return filepath.Dir(gomod), nil
-}
-
-// temporalArgs are the dev server's flags beyond address and database: the local stack's.
-func (c config) temporalArgs() []string {
-	if c.untunedServer {
-		return nil
-	}
-	return devserver.Tuning
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// child is a process the harness started (the Temporal dev server, the worker, the API). It runs
+// child is a process the harness started (the worker, the API). It runs
 // in its own process group so that stopping it also stops anything it spawned, and with
 // Pdeathsig so that the kernel kills it should the harness itself be killed with SIGKILL, when no
 // deferred cleanup can run.
@@ -55,6 +55,9 @@ func startChild(name, bin string, args, env []string, logPath string) (*child, e
 	}()
 	return c, nil
 }
+
+// exited is closed once the process has exited and been reaped.
+func (c *child) exited() <-chan struct{} { return c.done }
 
 // pid is the process id (also its process group id).
 func (c *child) pid() int { return c.cmd.Process.Pid }
@@ -99,13 +102,24 @@ func (c *child) stop(grace time.Duration) {
 	_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
 }
 
+// process is what the harness stops and watches: a child, or the Temporal dev server (see
+// temporalServer).
+type process interface {
+	// stop ends the process, gracefully within grace where it can; safe to call more than once.
+	stop(grace time.Duration)
+	// exited is closed once the process has exited.
+	exited() <-chan struct{}
+	// exitedUnexpectedly says why the process ended without stop, nil otherwise.
+	exitedUnexpectedly() error
+}
+
 // children is the set of processes started by the harness, stopped in reverse start order.
 type children struct {
 	mu   sync.Mutex
-	list []*child
+	list []process
 }
 
-func (cs *children) add(c *child) {
+func (cs *children) add(c process) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	cs.list = append(cs.list, c)
@@ -115,7 +129,7 @@ func (cs *children) add(c *child) {
 // they do not log a storm of connection errors while it goes away).
 func (cs *children) stopAll(grace time.Duration) {
 	cs.mu.Lock()
-	list := append([]*child(nil), cs.list...)
+	list := append([]process(nil), cs.list...)
 	cs.mu.Unlock()
 	for i := len(list) - 1; i >= 0; i-- {
 		list[i].stop(grace)
@@ -136,11 +150,11 @@ func (cs *children) firstUnexpectedExit() error {
 
 // watch cancels ctx (through cancel) as soon as any child exits without being stopped, so that
 // a crashed worker fails the run at once with its log instead of a timeout later.
-func (cs *children) watch(ctx context.Context, c *child, cancel context.CancelCauseFunc) {
+func (cs *children) watch(ctx context.Context, c process, cancel context.CancelCauseFunc) {
 	go func() {
 		select {
 		case <-ctx.Done():
-		case <-c.done:
+		case <-c.exited():
 			if err := c.exitedUnexpectedly(); err != nil {
 				cancel(err)
 			}

@@ -40,16 +40,15 @@ type stack struct {
 
 // readiness bounds: generous for a loaded 2-core machine, but finite.
 const (
-	temporalReadyTimeout = 90 * time.Second
-	serviceReadyTimeout  = 60 * time.Second
-	readyPollInterval    = 100 * time.Millisecond
-	stopGrace            = 10 * time.Second
+	serviceReadyTimeout = 60 * time.Second
+	readyPollInterval   = 100 * time.Millisecond
+	stopGrace           = 10 * time.Second
 )
 
 // startStack builds the binaries and starts every part of the stack, failing ctx (through
 // cancel) should a child die later. Whatever it started is registered in procs, the simulator and
 // the local S3 are returned even on error, so that the caller's cleanup stops them.
-func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, dir string, extraWorkerEnv, temporalArgs []string, procs *children, progress func(string, ...any)) (*stack, error) {
+func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, dir string, extraWorkerEnv []string, untunedServer bool, procs *children, progress func(string, ...any)) (*stack, error) {
 	st := &stack{dir: dir, procs: procs, taskQueue: "cde-bench"}
 
 	progress("building cmd/worker and cmd/api, and the pinned Temporal CLI")
@@ -62,25 +61,30 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 		return st, err
 	}
 
-	// 1. Temporal dev server.
-	temporalAddr, err := freeLoopbackAddr(ctx)
+	// 1. Temporal dev server, watched like the children.
+	progress("starting the Temporal dev server")
+	temporalLog, err := os.OpenFile(filepath.Join(dir, "temporal.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
+		return st, fmt.Errorf("temporal: log file: %w", err)
+	}
+	srv, err := devserver.Start(ctx, devserver.Options{
+		Bin: temporalBin, DBFile: filepath.Join(dir, "temporal.db"), Untuned: untunedServer,
+		Env: childEnv(nil), Output: temporalLog,
+	})
+	if err != nil {
+		temporalLog.Close()
 		return st, err
 	}
-	progress("starting the Temporal dev server on %s", temporalAddr)
-	args, err := devserver.StartDevArgs(temporalAddr, "", filepath.Join(dir, "temporal.db"))
-	if err != nil {
-		return st, err
-	}
-	args = append(args, temporalArgs...)
-	tchild, err := startChild("temporal", temporalBin, args, childEnv(nil), filepath.Join(dir, "temporal.log"))
-	if err != nil {
-		return st, err
-	}
-	procs.add(tchild)
-	procs.watch(ctx, tchild, cancel)
-	if st.tc, err = dialTemporal(ctx, temporalAddr); err != nil {
-		return st, err
+	tserver := temporalServer{srv, temporalLog}
+	procs.add(tserver)
+	procs.watch(ctx, tserver, cancel)
+	temporalAddr := srv.Addr()
+	progress("Temporal dev server on %s", temporalAddr)
+	if st.tc, err = client.DialContext(ctx, client.Options{
+		HostPort: temporalAddr, Namespace: devserver.Namespace,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+	}); err != nil {
+		return st, fmt.Errorf("dial the Temporal dev server: %w", err)
 	}
 
 	// 2. CDE simulator and local S3, in this process.
@@ -113,7 +117,7 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 	// 3. The worker and the API: the real binaries, configured only through the environment.
 	common := []string{
 		"TEMPORAL_ADDRESS=" + temporalAddr,
-		"TEMPORAL_NAMESPACE=default",
+		"TEMPORAL_NAMESPACE=" + devserver.Namespace,
 		"TEMPORAL_TASK_QUEUE=" + st.taskQueue,
 		// Not the CLI's default profile file (a developer's temporal.toml, perhaps with an API
 		// key for a cluster of theirs): an empty file holds no profile.
@@ -182,26 +186,22 @@ func (st *stack) close() {
 	}
 }
 
-// dialTemporal waits for the dev server to answer a health check.
-func dialTemporal(ctx context.Context, addr string) (client.Client, error) {
-	var tc client.Client
-	err := poll(ctx, "the Temporal dev server at "+addr, temporalReadyTimeout, readyPollInterval, func(ctx context.Context) error {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort: addr, Namespace: "default",
-			Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-		})
-		if err != nil {
-			return err
-		}
-		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			c.Close()
-			return err
-		}
-		tc = c
-		return nil
-	})
-	return tc, err
+// temporalServer is the dev server among the harness's processes: stopped after the worker and
+// the API, and failing the run should it exit on its own.
+type temporalServer struct {
+	*devserver.Server
+	log *os.File
 }
+
+// stop stops the server with devserver's own grace (SIGINT, then SIGKILL after 10 s).
+func (t temporalServer) stop(time.Duration) {
+	t.Stop()
+	_ = t.log.Close()
+}
+
+func (t temporalServer) exited() <-chan struct{} { return t.Done() }
+
+func (t temporalServer) exitedUnexpectedly() error { return t.Err() }
 
 // hasPollers succeeds once a worker polls the task queue for both workflow and activity tasks,
 // so that the first measured run does not include the worker's start-up.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -66,7 +65,7 @@ func run(ctx context.Context) error {
 	defer func() { _ = tel.Shutdown(context.Background()) }()
 
 	// 1. Temporal: the pinned CLI's dev server, with SQLite persistence and the Web UI.
-	stopTemporal, err := startTemporal(ctx)
+	temporal, stopTemporal, err := startTemporal(ctx)
 	if err != nil {
 		return err
 	}
@@ -159,6 +158,8 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("worker stopped: %w", err)
 	case err := <-apiDone:
 		return fmt.Errorf("API stopped: %w", err)
+	case <-temporal.Done():
+		return temporal.Err()
 	}
 	fmt.Println("\nStopping...")
 	<-apiDone
@@ -166,42 +167,30 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-// startTemporal builds the pinned Temporal CLI if needed and starts its dev server.
-func startTemporal(ctx context.Context) (func(), error) {
+// startTemporal builds the pinned Temporal CLI if needed and starts its dev server, with its
+// database and log in .data/; the returned function stops it gracefully.
+func startTemporal(ctx context.Context) (*devserver.Server, func(), error) {
 	fmt.Println("Building the pinned Temporal CLI (tools/temporal; the first time takes a few minutes)...")
 	bin, err := devserver.CLI(ctx, ".")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	_, uiPort, _ := net.SplitHostPort(temporalUI)
-	args, err := devserver.StartDevArgs(temporalAddr, uiPort, filepath.Join(dataDir, "temporal.db"))
-	if err != nil {
-		return nil, err
-	}
-	args = append(args, devserver.Tuning...)
 	logFile, err := os.Create(filepath.Join(dataDir, "temporal.log"))
 	if err != nil {
-		return nil, err
-	}
-	// Not CommandContext: on Ctrl-C the child gets the same SIGINT from the terminal, and on
-	// other exits it is interrupted below, so it can close its SQLite file cleanly.
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start the Temporal dev server: %w", err)
+		return nil, nil, err
 	}
 	fmt.Println("Temporal dev server starting (logs in .data/temporal.log)...")
-	return func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+	_, uiPort, _ := net.SplitHostPort(temporalUI)
+	srv, err := devserver.Start(ctx, devserver.Options{
+		Bin: bin, Addr: temporalAddr, UIPort: uiPort,
+		DBFile: filepath.Join(dataDir, "temporal.db"), Output: logFile,
+	})
+	if err != nil {
+		logFile.Close()
+		return nil, nil, err
+	}
+	return srv, func() {
+		srv.Stop()
 		logFile.Close()
 	}, nil
 }

@@ -1,16 +1,27 @@
-// Package devserver holds the settings the local stack (make run, make bench) gives the pinned
-// Temporal dev server (temporal server start-dev), so that both run the same server, and builds
-// that pinned CLI (for the end-to-end tests too).
+// Package devserver starts the pinned Temporal dev server (temporal server start-dev, built from
+// tools/temporal) for the local stack (make run), the benchmark (make bench) and the end-to-end
+// tests, so that all three run the same server with the same settings (Tuning), started, awaited
+// and stopped the same way (Start, Server.Stop).
 package devserver
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 )
 
 // Tuning are the start-dev flags beyond address, ports and database file.
@@ -21,7 +32,8 @@ import (
 //     not the CPU, bounded a burst of 200 provisions (make bench, figure 5: p99 17–19 s with the
 //     default journal against about 9 s in WAL mode). WAL with synchronous=NORMAL can lose the
 //     last transactions on a power cut (never on a crash of the process), which is acceptable for
-//     a local stack; a production Temporal has its own persistence.
+//     a local stack; a production Temporal has its own persistence. An in-memory database
+//     ignores the journal mode.
 //   - Eager activity execution (system.enableActivityEagerExecution): the server hands an
 //     activity scheduled by a workflow task back in the answer to that task when the worker has
 //     a free slot, instead of through the matching service. Off by default in the server; on in
@@ -31,6 +43,22 @@ var Tuning = []string{
 	"--sqlite-pragma", "synchronous=normal",
 	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 }
+
+// Namespace is the namespace the dev server is ready with (start-dev always creates it).
+const Namespace = "default"
+
+// Defaults of Options.
+const (
+	// DefaultReadyTimeout is generous, for a loaded 2-core machine, but finite.
+	DefaultReadyTimeout = 90 * time.Second
+	defaultLogLevel     = "warn"
+	// stopGrace is how long Stop waits after SIGINT, for the server to close its SQLite file.
+	stopGrace         = 10 * time.Second
+	readyPollInterval = 100 * time.Millisecond
+	// tailBytes of the server's output are kept for the error of an unexpected exit.
+	tailBytes = 4 << 10
+	tailLines = 20
+)
 
 // CLI builds, the first time, the Temporal CLI pinned in moduleDir/tools/temporal (then the
 // build cache answers) and returns the path of its binary.
@@ -47,19 +75,271 @@ func CLI(ctx context.Context, moduleDir string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// StartDevArgs are the arguments of `temporal server start-dev` for a server on addr (host:port)
-// with its SQLite database in dbFile, logging warnings and errors only: with the Web UI on
-// uiPort, or headless when uiPort is empty. The caller appends Tuning (or not).
-func StartDevArgs(addr, uiPort, dbFile string) ([]string, error) {
+// Options says how Start runs the dev server. The zero value is a headless, tuned server with an
+// in-memory database on a free 127.0.0.1 port, its output discarded, built from the module in
+// the working directory.
+type Options struct {
+	// ModuleDir is the module whose tools/temporal pins the CLI (see CLI); empty is ".".
+	ModuleDir string
+	// Bin, when set, is the temporal binary to run instead of the one CLI builds.
+	Bin string
+	// Addr is the frontend's host:port; empty is a free port on 127.0.0.1.
+	Addr string
+	// UIPort is the Web UI's port, on the frontend's host; empty runs the server headless.
+	UIPort string
+	// DBFile is the SQLite database file; empty keeps the database in memory.
+	DBFile string
+	// Env is the server's environment; nil inherits this process's.
+	Env []string
+	// Untuned leaves out Tuning: the server's own defaults.
+	Untuned bool
+	// LogLevel is the server's log level; empty is warn.
+	LogLevel string
+	// Output receives the server's stdout and stderr; nil discards them. Once Stop has returned
+	// (or Done is closed), nothing more is written to it.
+	Output io.Writer
+	// ReadyTimeout bounds the wait for the frontend to answer; zero is DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+}
+
+// Server is a running dev server, started by Start.
+type Server struct {
+	addr, uiAddr string
+	cmd          *exec.Cmd
+	tail         *tailBuffer
+
+	done    chan struct{} // closed once the process has exited and its output is written
+	waitErr error         // valid once done is closed
+
+	mu       sync.Mutex
+	stopping bool // set by Stop: an exit after it is expected
+}
+
+// Start starts the dev server and returns once its frontend answers for Namespace. It fails
+// with the tail of the server's output if the process exits before, and stops it if ctx ends or
+// Options.ReadyTimeout passes first. ctx bounds the start only: the server then runs until Stop,
+// which the caller must call.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	bin := o.Bin
+	if bin == "" {
+		moduleDir := o.ModuleDir
+		if moduleDir == "" {
+			moduleDir = "."
+		}
+		var err error
+		if bin, err = CLI(ctx, moduleDir); err != nil {
+			return nil, err
+		}
+	}
+	addr := o.Addr
+	if addr == "" {
+		var err error
+		if addr, err = freeLoopbackAddr(ctx); err != nil {
+			return nil, err
+		}
+	}
+	args, err := startDevArgs(addr, o)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{addr: addr, tail: &tailBuffer{}, done: make(chan struct{})}
+	if o.UIPort != "" {
+		host, _, _ := net.SplitHostPort(addr)
+		s.uiAddr = net.JoinHostPort(host, o.UIPort)
+	}
+	out := io.Writer(s.tail)
+	if o.Output != nil {
+		out = io.MultiWriter(o.Output, s.tail)
+	}
+	// Not exec.CommandContext: the process outlives ctx, and is stopped by Stop with SIGINT first,
+	// so that it closes its SQLite file cleanly.
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env = o.Env
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	s.cmd.SysProcAttr = sysProcAttr()
+	// Should the server leave a process holding its output open, Wait still returns.
+	s.cmd.WaitDelay = stopGrace
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the Temporal dev server (%s): %w", bin, err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.done)
+	}()
+
+	timeout := o.ReadyTimeout
+	if timeout <= 0 {
+		timeout = DefaultReadyTimeout
+	}
+	if err := s.waitReady(ctx, timeout); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startDevArgs are the arguments of `temporal server start-dev` for a server on addr with o's
+// settings.
+func startDevArgs(addr string, o Options) ([]string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("temporal dev server address %q: %w", addr, err)
 	}
 	args := []string{"server", "start-dev", "--ip", host, "--port", port}
-	if uiPort != "" {
-		args = append(args, "--ui-port", uiPort)
+	if o.UIPort != "" {
+		args = append(args, "--ui-port", o.UIPort)
 	} else {
 		args = append(args, "--headless")
 	}
-	return append(args, "--db-filename", dbFile, "--log-level", "warn"), nil
+	if o.DBFile != "" {
+		args = append(args, "--db-filename", o.DBFile)
+	}
+	level := o.LogLevel
+	if level == "" {
+		level = defaultLogLevel
+	}
+	args = append(args, "--log-level", level)
+	if !o.Untuned {
+		args = append(args, Tuning...)
+	}
+	return args, nil
+}
+
+// waitReady polls the frontend until it describes Namespace, the process exits, ctx ends or
+// timeout passes.
+func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout,
+		fmt.Errorf("the Temporal dev server at %s did not answer within %s", s.addr, timeout))
+	defer cancel()
+	t := time.NewTicker(readyPollInterval)
+	defer t.Stop()
+	for {
+		err := s.ping(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-s.done:
+			return s.exitError("exited during start-up")
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", context.Cause(ctx), err)
+		case <-t.C:
+		}
+	}
+}
+
+// ping dials the frontend and describes Namespace.
+func (s *Server) ping(ctx context.Context) error {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: s.addr, Namespace: Namespace,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: Namespace})
+	return err
+}
+
+// Addr is the frontend's host:port.
+func (s *Server) Addr() string { return s.addr }
+
+// UIAddr is the Web UI's host:port, empty when headless.
+func (s *Server) UIAddr() string { return s.uiAddr }
+
+// Done is closed once the process has exited, on Stop or on its own (see Err).
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err says why the server exited on its own, with the tail of its output; nil while it runs and
+// after Stop.
+func (s *Server) Err() error {
+	select {
+	case <-s.done:
+	default:
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return nil
+	}
+	return s.exitError("exited unexpectedly")
+}
+
+// exitError describes the exit of the process; s.done must be closed.
+func (s *Server) exitError(what string) error {
+	status := "exit status 0"
+	if s.waitErr != nil {
+		status = s.waitErr.Error()
+	}
+	return fmt.Errorf("the Temporal dev server on %s %s (%s); last lines of its output:\n%s", s.addr, what, status, s.tail.lastLines(tailLines))
+}
+
+// Stop sends the server SIGINT, waits up to 10 s for it to exit (closing its database), then
+// kills it. It returns once the process is gone, and is safe to call more than once.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		_ = s.cmd.Process.Kill()
+	}
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address with a port free at the time of the call. The
+// server binds it moments later; should another process take it in between, the server exits
+// during start-up and Start says so.
+func freeLoopbackAddr(ctx context.Context) (string, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port for the Temporal dev server: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// tailBuffer keeps the last tailBytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - tailBytes; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// lastLines returns the last n lines kept, indented, without a trailing newline.
+func (b *tailBuffer) lastLines(n int) string {
+	b.mu.Lock()
+	text := strings.TrimRight(string(b.buf), "\n")
+	b.mu.Unlock()
+	if text == "" {
+		return "  (no output)"
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
 }
