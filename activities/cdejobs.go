@@ -88,38 +88,51 @@ func (a *Activities) ResourceStatus(ctx context.Context, in ResourceInput) (Reso
 }
 
 // UpsertJob creates the job, or updates it when it exists (GET, then POST or PATCH; a 409 on
-// POST means an earlier attempt created it, so it is updated), then reads it back.
+// POST means an earlier attempt created it, so it is updated), then reads it back. JobInfo.Changes
+// lists the fields the update changed, secrets masked (JobChanges).
 //
-// With in.Manifest set, the upload manifest is recorded beside (RecordManifest). Its failure
-// does not undo the deployed job: a transient one is retried with the upsert (which converges on
-// the same job) for the first manifestAttempts attempts, and after that, like a permanent one,
-// it becomes JobInfo.ManifestWarning.
+// Two records go beside: with in.Manifest set, the upload manifest (RecordManifest), and always
+// the job's desired state (DesiredStatePath), written beside the read-back. Their failure does
+// not undo the deployed job: a transient one is retried with the upsert (which converges on the
+// same job) for the first manifestAttempts attempts, and after that, like a permanent one, it
+// becomes JobInfo.ManifestWarning or JobInfo.DesiredStateWarning.
 func (a *Activities) UpsertJob(ctx context.Context, in JobInput) (JobInfo, error) {
-	if in.Manifest == nil {
-		return a.upsertJob(ctx, in)
-	}
 	manifestErr := make(chan error, 1)
-	go func() { manifestErr <- a.RecordManifest(ctx, *in.Manifest) }()
-	info, err := a.upsertJob(ctx, in)
+	if in.Manifest == nil {
+		manifestErr <- nil
+	} else {
+		go func() { manifestErr <- a.RecordManifest(ctx, *in.Manifest) }()
+	}
+	info, desiredErr, err := a.upsertJob(ctx, in)
 	merr := <-manifestErr
-	if err != nil || merr == nil {
+	if err != nil {
 		return info, err
 	}
-	if isTransient(merr) && activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt < manifestAttempts {
-		return JobInfo{}, merr
+	for _, rec := range []struct {
+		err     error
+		warning *string
+	}{{merr, &info.ManifestWarning}, {desiredErr, &info.DesiredStateWarning}} {
+		if rec.err == nil {
+			continue
+		}
+		if isTransient(rec.err) && activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt < manifestAttempts {
+			return JobInfo{}, rec.err
+		}
+		*rec.warning = causeText(rec.err)
 	}
-	info.ManifestWarning = causeText(merr)
 	return info, nil
 }
 
 // manifestAttempts is how many attempts of UpsertJob retry a transient failure to record the
-// manifest before giving it up.
+// manifest or the desired state before giving it up.
 const manifestAttempts = 3
 
-func (a *Activities) upsertJob(ctx context.Context, in JobInput) (JobInfo, error) {
+// upsertJob writes the job and reads it back; desiredErr is the failure to record its desired
+// state, which the caller weighs (err is nil then: the job is deployed).
+func (a *Activities) upsertJob(ctx context.Context, in JobInput) (info JobInfo, desiredErr error, err error) {
 	jobs, err := a.jobs(in.Target)
 	if err != nil {
-		return JobInfo{}, err
+		return JobInfo{}, nil, err
 	}
 	job := BuildJob(in.Specific, in.IDBrokerHosts)
 	if in.ComponentID != "" {
@@ -136,13 +149,22 @@ func (a *Activities) upsertJob(ctx context.Context, in JobInput) (JobInfo, error
 		// now (an earlier attempt, or another writer): the usual path reads it, owner check first.
 		err := jobs.CreateJob(ctx, job)
 		if err != nil && !errors.Is(err, cde.ErrConflict) {
-			return JobInfo{}, classify("create "+what, err)
+			return JobInfo{}, nil, classify("create "+what, err)
 		}
 		created = err == nil
 	}
 	var current *cde.Job
+	var previousDesired []byte
 	if !created {
+		// The desired state recorded last is read beside the job: an unchanged one is not
+		// written again. Unreadable, it is simply written.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			previousDesired, _ = readDesiredRaw(ctx, jobs, job.Name)
+		}()
 		current, err = jobs.GetJob(ctx, job.Name)
+		<-done
 	}
 	switch {
 	case created:
@@ -150,7 +172,7 @@ func (a *Activities) upsertJob(ctx context.Context, in JobInput) (JobInfo, error
 		// The checks refused a collision already; this closes the window since then. A job with no
 		// owner recorded (deployed by the reference provisioner, or by hand) is adopted.
 		if owner := JobOwner(current); in.ComponentID != "" && owner != "" && owner != in.ComponentID {
-			return JobInfo{}, ownedByAnother(in.JobField, job.Name, owner, in.ComponentID)
+			return JobInfo{}, nil, ownedByAnother(in.JobField, job.Name, owner, in.ComponentID)
 		}
 		err = jobs.UpdateJob(ctx, job)
 	case errors.Is(err, cde.ErrNotFound):
@@ -161,18 +183,25 @@ func (a *Activities) upsertJob(ctx context.Context, in JobInput) (JobInfo, error
 		}
 	}
 	if err != nil {
-		return JobInfo{}, classify("create or update "+what, err)
+		return JobInfo{}, nil, classify("create or update "+what, err)
 	}
 
+	// The desired state is written beside the read-back, off the critical path.
+	desired := make(chan error, 1)
+	go func() { desired <- writeDesiredState(ctx, jobs, in.Target, in.ComponentID, job, previousDesired) }()
 	got, err := jobs.GetJob(ctx, job.Name)
+	desiredErr = <-desired
 	if errors.Is(err, cde.ErrNotFound) {
 		// Written but not readable: retry; CDE may be catching up.
-		return JobInfo{}, temporal.NewApplicationError(what+" was written but cannot be read back yet", ErrTypeTransient)
+		return JobInfo{}, nil, temporal.NewApplicationError(what+" was written but cannot be read back yet", ErrTypeTransient)
 	}
 	if err != nil {
-		return JobInfo{}, classify("read back "+what, err)
+		return JobInfo{}, nil, classify("read back "+what, err)
 	}
-	info := JobInfo{Name: got.Name, Created: created, Type: got.Type, Modified: got.Modified}
+	info = JobInfo{Name: got.Name, Created: created, Type: got.Type, Modified: got.Modified}
+	if !created {
+		info.Changes = JobChanges(current, got)
+	}
 	if got.Spark != nil {
 		info.File = got.Spark.File
 	}
@@ -182,7 +211,7 @@ func (a *Activities) upsertJob(ctx context.Context, in JobInput) (JobInfo, error
 	if got.Schedule != nil && got.Schedule.Enabled {
 		info.Schedule = got.Schedule.CronExpression
 	}
-	return info, nil
+	return info, desiredErr, nil
 }
 
 // DeleteJob deletes the job; a job already gone is success. A job another component owns is

@@ -134,6 +134,13 @@ type JobInfo struct {
 	// ManifestWarning says why the manifest of JobInput.Manifest could not be recorded: the job
 	// is deployed, only the next provision's skipping of unchanged files is lost.
 	ManifestWarning string `json:"manifestWarning,omitempty"`
+	// DesiredStateWarning says why the job's desired state (DesiredStatePath) could not be
+	// recorded: the job is deployed, only drift detection has nothing (or an older state) to
+	// compare it with until the next provision.
+	DesiredStateWarning string `json:"desiredStateWarning,omitempty"`
+	// Changes are the fields an update changed, old → new, secrets masked (JobChanges); none for
+	// a job created, or one already up to date.
+	Changes []JobFieldChange `json:"changes,omitempty"`
 }
 
 // DeleteInput names something to delete in a virtual cluster.

@@ -69,6 +69,7 @@ type provisioning struct {
 	manifestF           workflow.Future // RecordManifest, in runs from before changeLeanRuns
 	manifestIn          *activities.SyncInput
 	job                 activities.JobInfo
+	removed             int // files removed after the upsert (cleanUp)
 }
 
 // check checks the CDE service, the virtual cluster and the artifacts; every problem refuses the
@@ -221,14 +222,78 @@ func (p *provisioning) upsertJob() error {
 		// The job is deployed; only the next provision's skipping of unchanged files is lost.
 		p.note("WARNING", "provision", "Recording the upload manifest failed; the next provision uploads every file again: "+manifestWarning)
 	}
+	if w := p.job.DesiredStateWarning; w != "" {
+		p.note("WARNING", "provision", "Recording the desired state of job "+s.JobName+" failed; drift detection compares the job with an older state, or none, until the next provision: "+w)
+	}
+	p.noteJobChanges()
 	return nil
+}
+
+// noteJobChanges logs what the upsert did to the job: created, each field changed (old → new,
+// secrets masked by the activity), or nothing.
+func (p *provisioning) noteJobChanges() {
+	name := p.s.JobName
+	switch {
+	case p.job.Created:
+		p.note("INFO", "provision", "Created job "+name)
+	case len(p.job.Changes) == 0:
+		p.note("INFO", "provision", "Job "+name+" was already up to date: no field changed")
+	}
+	for _, c := range p.job.Changes {
+		p.note("INFO", "provision", fmt.Sprintf("Changed %s of job %s: %s → %s", c.Field, name, c.Old, c.New))
+	}
+}
+
+// changesSummary is the run's changes in one line, for privateInfo: the job's fields changed,
+// the files uploaded, unchanged and removed, and the resources created.
+func (p *provisioning) changesSummary() string {
+	job := "job unchanged"
+	switch {
+	case p.job.Created:
+		job = "job created"
+	case len(p.job.Changes) > 0:
+		fields := make([]string, len(p.job.Changes))
+		for i, c := range p.job.Changes {
+			fields[i] = c.Field
+		}
+		job = "job updated: " + strings.Join(fields, ", ")
+	}
+	var uploaded, unchanged int
+	removed := p.removed
+	for _, f := range p.synced.Files {
+		switch f.Action {
+		case activities.ActionUploaded:
+			uploaded++
+		case activities.ActionUnchanged:
+			unchanged++
+		case activities.ActionRemoved:
+			removed++
+		}
+	}
+	parts := []string{job, fmt.Sprintf("files: %d uploaded, %d unchanged, %d removed", uploaded, unchanged, removed)}
+	var created, recreated []string
+	for _, rs := range p.synced.Resources {
+		switch {
+		case rs.Recreated:
+			recreated = append(recreated, rs.Resource)
+		case rs.Created:
+			created = append(created, rs.Resource)
+		}
+	}
+	if len(created) > 0 {
+		parts = append(parts, "resources created: "+strings.Join(created, ", "))
+	}
+	if len(recreated) > 0 {
+		parts = append(parts, "resources recreated: "+strings.Join(recreated, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // cleanUp removes what the updated job no longer uses: files the descriptor no longer lists, and
 // the Python environment it switched from. Its failures are warnings: the job is deployed.
 func (p *provisioning) cleanUp() error {
 	if p.prune && len(p.synced.Unlisted) > 0 {
-		p.pruneFiles(p.sync, p.mainRes)
+		p.removed = p.pruneFiles(p.sync, p.mainRes)
 	}
 	for _, name := range p.stalePyEnvs {
 		if err := workflow.ExecuteActivity(p.with(cdeOptions), a.DeleteResource, activities.DeleteInput{Target: p.res.Target, Name: name}).Get(p.ctx, nil); err != nil {
@@ -248,12 +313,16 @@ func (p *provisioning) result() Result {
 		verb = "created"
 	}
 	msg := fmt.Sprintf("Spark job %s %s in virtual cluster %s of CDE service %s", p.job.Name, verb, t.ClusterName, t.ServiceName)
+	changes := p.changesSummary()
+	p.note("INFO", "provision", "Changes: "+changes)
 	p.step("provision", msg)
+	private := privateInfo(p.ctx, t, p.job, p.mainRes, p.pyEnvRes, p.sync.ManifestResource, p.hosts, p.synced.BytesSent)
+	private["changes"] = changes
 	return Result{
 		Operation:   OpProvision,
 		Message:     msg,
 		PublicInfo:  publicInfo(t, p.s, p.job),
-		PrivateInfo: privateInfo(p.ctx, t, p.job, p.mainRes, p.pyEnvRes, p.sync.ManifestResource, p.hosts, p.synced.BytesSent),
+		PrivateInfo: private,
 		Logs:        p.logs,
 	}
 }
@@ -306,8 +375,8 @@ func privateInfo(ctx workflow.Context, t activities.Target, job activities.JobIn
 
 // pruneFiles removes from the main resource the files the descriptor no longer lists, now that
 // the job no longer references them. The job is deployed whatever happens here: a failure is a
-// warning, and the next provision removes them.
-func (r *run) pruneFiles(sync activities.SyncInput, mainRes string) {
+// warning, and the next provision removes them. It returns how many files it removed.
+func (r *run) pruneFiles(sync activities.SyncInput, mainRes string) int {
 	in := sync
 	in.Resources = nil
 	for _, rf := range sync.Resources {
@@ -319,11 +388,12 @@ func (r *run) pruneFiles(sync activities.SyncInput, mainRes string) {
 	var pruned activities.PruneResult
 	if err := workflow.ExecuteActivity(r.with(cdeOptions), a.PruneFiles, in).Get(r.ctx, &pruned); err != nil {
 		r.note("WARNING", "provision", "Removing the files the descriptor no longer lists failed; the next provision removes them: "+causeMessage(err))
-		return
+		return 0
 	}
 	for _, f := range pruned.Files {
 		r.note("INFO", "provision", fmt.Sprintf("Removed %s from resource %s: the descriptor no longer lists it", f.Path, f.Resource))
 	}
+	return len(pruned.Files)
 }
 
 // PythonEnvBudget bounds the wait for a Python environment build; CDE builds take minutes.

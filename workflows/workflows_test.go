@@ -113,7 +113,73 @@ func TestProvisionCreatesResourcesUploadsAndUpsertsTheJob(t *testing.T) {
 	assert.Equal(t, target.VcAPIURL, res.PrivateInfo["vcApiUrl"])
 	assert.NotEmpty(t, res.PrivateInfo["runId"])
 	assert.GreaterOrEqual(t, len(res.Logs), 5)
-	assert.Equal(t, "Removed old.jar from resource mainres: the descriptor no longer lists it", res.Logs[len(res.Logs)-2].Message)
+	assert.Equal(t, "Removed old.jar from resource mainres: the descriptor no longer lists it", res.Logs[len(res.Logs)-3].Message)
+	assert.Equal(t, "job created; files: 2 uploaded, 0 unchanged, 1 removed", res.PrivateInfo["changes"])
+}
+
+// An update's logs list each field it changed, old → new, as UpsertJob reported them (secrets
+// masked there), and privateInfo sums the run up in one line.
+func TestProvisionLogsWhatChanged(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	mainRes := descriptor.MainResourceName("finance-cashflow-0-spark-wl-development")
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target, IDBrokerHosts: []string{"10.0.0.1"}}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{
+		Resources: []activities.ResourceSync{{Resource: mainRes}, {Resource: "manifest-x", EnsureResult: activities.EnsureResult{Created: true}}},
+		Files: []activities.FileSync{
+			{Resource: mainRes, Path: "app.jar", Action: activities.ActionUnchanged},
+			{Resource: mainRes, Path: "dep.jar", Action: activities.ActionUploaded, Bytes: 7, Source: "s3://artifacts/libs/dep.jar"},
+		},
+	}, nil)
+	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development",
+		Changes: []activities.JobFieldChange{
+			{Field: "spark.driverMemory", Old: "1g", New: "2g"},
+			{Field: "spark.conf.spark.x.password", Old: activities.MaskedValue, New: activities.MaskedValue, Masked: true},
+		},
+		DesiredStateWarning: "write the desired state: 400",
+	}, nil)
+
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	var msgs []string
+	for _, l := range res.Logs {
+		msgs = append(msgs, l.Level+" "+l.Message)
+	}
+	assert.Subset(t, msgs, []string{
+		"INFO app.jar is unchanged in resource " + mainRes + ": not uploaded",
+		"INFO Uploaded s3://artifacts/libs/dep.jar to resource " + mainRes + " as dep.jar (7 bytes)",
+		"INFO Created resource manifest-x",
+		"INFO Changed spark.driverMemory of job finance-cashflow-0-spark-wl-development: 1g → 2g",
+		"INFO Changed spark.conf.spark.x.password of job finance-cashflow-0-spark-wl-development: (masked) → (masked)",
+		"WARNING Recording the desired state of job finance-cashflow-0-spark-wl-development failed; drift detection compares the job with an older state, or none, until the next provision: write the desired state: 400",
+		"INFO Changes: job updated: spark.driverMemory, spark.conf.spark.x.password; files: 1 uploaded, 1 unchanged, 0 removed; resources created: manifest-x",
+	}, "%q", msgs)
+	assert.NotContains(t, strings.Join(msgs, "\n"), "already up to date")
+	assert.Equal(t, "job updated: spark.driverMemory, spark.conf.spark.x.password; files: 1 uploaded, 1 unchanged, 0 removed; resources created: manifest-x",
+		res.PrivateInfo["changes"])
+}
+
+func TestProvisionSaysAJobAlreadyUpToDate(t *testing.T) {
+	env := newEnv(t)
+	in := input(t, sparkJob)
+	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target, IDBrokerHosts: []string{"10.0.0.1"}}, nil)
+	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{}, nil)
+	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development"}, nil)
+	env.ExecuteWorkflow(workflows.ProvisionName, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	var msgs []string
+	for _, l := range res.Logs {
+		msgs = append(msgs, l.Message)
+	}
+	assert.Contains(t, msgs, "Job finance-cashflow-0-spark-wl-development was already up to date: no field changed")
+	assert.Equal(t, "job unchanged; files: 0 uploaded, 0 unchanged, 0 removed", res.PrivateInfo["changes"])
 }
 
 // A provision that fails at the job upsert removes no file: the deployed job keeps every file it

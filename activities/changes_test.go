@@ -1,0 +1,125 @@
+package activities_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/witboost-community/cde-spark-provisioner/activities"
+	"github.com/witboost-community/cde-spark-provisioner/cde"
+)
+
+func TestSecretConfKey(t *testing.T) {
+	tests := []struct {
+		key    string
+		secret bool
+	}{
+		{"spark.hadoop.fs.s3a.access.key", true},
+		{"spark.hadoop.fs.s3a.secret.key", true},
+		{"fs.azure.account.key.acct.dfs.core.windows.net", true},
+		{"spark.myapp.apiKey", true},
+		{"spark.myapp.API_KEY", true},
+		{"spark.myapp.private-key", true},
+		{"spark.jdbc.Password", true},
+		{"spark.db.passwd", true},
+		{"spark.myapp.authToken", true},
+		{"spark.myapp.clientSecret", true},
+		{"spark.hadoop.credentialProvider.path", true},
+		{"spark.driverMemory", false},
+		{"spark.sql.shuffle.partitions", false},
+		{"spark.cde.idBrokerHosts", false},
+		{"spark.sql.keyspace", false},
+		{"dex.safariEnabled", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			assert.Equal(t, tt.secret, activities.SecretConfKey(tt.key))
+		})
+	}
+}
+
+func sampleJob() *cde.Job {
+	return &cde.Job{
+		Name:   "j",
+		Mounts: []cde.Mount{{ResourceName: "mainres-1"}},
+		Spark: &cde.SparkJob{File: "app.jar", ClassName: "com.example.App", Args: []string{"a"}, DriverCores: 1, DriverMemory: "1g",
+			ExecutorCores: 1, ExecutorMemory: "1g", NumExecutors: 1, LogLevel: "INFO", Jars: []string{"dep.jar"},
+			Conf: map[string]string{"dex.safariEnabled": "true", "spark.x": "1", "spark.s3a.secret.key": "hunter2"}},
+		Schedule: &cde.Schedule{Enabled: false},
+	}
+}
+
+func TestJobChanges(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(j *cde.Job)
+		want   []activities.JobFieldChange
+	}{
+		{"an identical job has no change", func(*cde.Job) {}, nil},
+		{"scalars show old → new", func(j *cde.Job) { j.Spark.DriverMemory, j.Spark.NumExecutors = "2g", 3 }, []activities.JobFieldChange{
+			{Field: "spark.driverMemory", Old: "1g", New: "2g"},
+			{Field: "spark.numExecutors", Old: "1", New: "3"},
+		}},
+		{"lists and mounts are shown whole", func(j *cde.Job) {
+			j.Spark.Jars = []string{"dep.jar", "dep2.jar"}
+			j.Spark.Args = []string{}
+			j.Mounts = append(j.Mounts, cde.Mount{ResourceName: "other", DirPrefix: "lib"})
+		}, []activities.JobFieldChange{
+			{Field: "mounts", Old: "[mainres-1]", New: "[mainres-1, other:lib]"},
+			{Field: "spark.args", Old: "[a]", New: "[]"},
+			{Field: "spark.jars", Old: "[dep.jar]", New: "[dep.jar, dep2.jar]"},
+		}},
+		{"conf keys added, removed and changed, sorted", func(j *cde.Job) {
+			j.Spark.Conf = map[string]string{"dex.safariEnabled": "true", "spark.x": "2", "spark.a": "", "spark.s3a.secret.key": "hunter2"}
+		}, []activities.JobFieldChange{
+			{Field: "spark.conf.spark.a", Old: activities.Unset, New: `""`},
+			{Field: "spark.conf.spark.x", Old: `"1"`, New: `"2"`},
+		}},
+		{"a secret's value is masked", func(j *cde.Job) { j.Spark.Conf["spark.s3a.secret.key"] = "correct horse" }, []activities.JobFieldChange{
+			{Field: "spark.conf.spark.s3a.secret.key", Old: activities.MaskedValue, New: activities.MaskedValue, Masked: true},
+		}},
+		{"a secret removed shows unset", func(j *cde.Job) { delete(j.Spark.Conf, "spark.s3a.secret.key") }, []activities.JobFieldChange{
+			{Field: "spark.conf.spark.s3a.secret.key", Old: activities.MaskedValue, New: activities.Unset, Masked: true},
+		}},
+		{"the schedule", func(j *cde.Job) {
+			j.Schedule = &cde.Schedule{Enabled: true, CronExpression: "0 1 * * *", Start: "2026-01-01", End: "2027-01-01"}
+		}, []activities.JobFieldChange{
+			{Field: "schedule.enabled", Old: "false", New: "true"},
+			{Field: "schedule.cronExpression", Old: activities.Unset, New: "0 1 * * *"},
+			{Field: "schedule.start", Old: activities.Unset, New: "2026-01-01"},
+			{Field: "schedule.end", Old: activities.Unset, New: "2027-01-01"},
+		}},
+		{"a PySpark job's fields", func(j *cde.Job) {
+			j.Spark.File, j.Spark.ClassName, j.Spark.Jars, j.Spark.PyFiles, j.Spark.PythonEnvResourceName = "main.py", "", nil, []string{"x.py"}, "pyenv-1"
+		}, []activities.JobFieldChange{
+			{Field: "spark.file", Old: "app.jar", New: "main.py"},
+			{Field: "spark.className", Old: "com.example.App", New: activities.Unset},
+			{Field: "spark.jars", Old: "[dep.jar]", New: "[]"},
+			{Field: "spark.pyFiles", Old: "[]", New: "[x.py]"},
+			{Field: "spark.pythonEnvResourceName", Old: activities.Unset, New: "pyenv-1"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, after := sampleJob(), sampleJob()
+			tt.change(after)
+			got := activities.JobChanges(before, after)
+			assert.Equal(t, tt.want, got)
+			raw, err := json.Marshal(got)
+			require.NoError(t, err)
+			assert.NotContains(t, string(raw), "hunter2")
+			assert.NotContains(t, string(raw), "correct horse")
+		})
+	}
+}
+
+func TestJobChangesOfAJobNotReadBeforeAreNone(t *testing.T) {
+	assert.Empty(t, activities.JobChanges(nil, sampleJob()))
+	assert.Empty(t, activities.JobChanges(sampleJob(), nil))
+}
+
+func TestJobFieldChangeString(t *testing.T) {
+	assert.Equal(t, "spark.driverMemory: 1g → 2g", activities.JobFieldChange{Field: "spark.driverMemory", Old: "1g", New: "2g"}.String())
+}
