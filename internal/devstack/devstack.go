@@ -1,8 +1,8 @@
 // Package devstack assembles the pieces of the local stack that make run (cmd/dev), make bench
 // (cmd/bench) and the end-to-end tests (e2e) share: the CDE simulator and the local S3 that a
-// worker of the stack talks to, and the environment that points a worker at them. Each user
-// keeps its own Temporal, worker and API set-up; the pinned Temporal dev server's flags and CLI
-// are in internal/devserver.
+// worker of the stack talks to, and the environment that points a worker at them. The pinned
+// Temporal dev server of the stack is started by internal/devserver; each user keeps its own
+// worker and API set-up.
 package devstack
 
 import (
