@@ -112,6 +112,16 @@ func (a Allowlist) Allows(loc descriptor.S3Location, scope Scope) bool {
 	return false
 }
 
+// AllowsPrefix says whether every key under prefix (its Key a key prefix, such as
+// "imports/team-a/" of s3://bucket/imports/team-a/) is allowed for scope: an entry of the same
+// bucket whose expanded prefix starts the given one. A prefix shorter than every entry is
+// refused even if some keys under it would be allowed: an import writes anywhere under it.
+func (a Allowlist) AllowsPrefix(prefix descriptor.S3Location, scope Scope) bool {
+	// A key under prefix starts with prefix.Key, hence with any entry prefix that prefix.Key
+	// starts with: the check of one location is the check of all of them.
+	return a.Allows(prefix, scope)
+}
+
 // String renders the entries as configured.
 func (a Allowlist) String() string {
 	parts := make([]string, len(a.entries))

@@ -79,3 +79,34 @@ func TestAllowlistRefusesWhatItCannotMean(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowsPrefixOnlyWhenEveryKeyUnderItIsAllowed(t *testing.T) {
+	a, err := ParseAllowlist("s3://artifacts/{domain}/{dataProduct}/,s3://public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin := Scope{Domain: "finance", DataProduct: "cashflow", Environment: "development"}
+	for _, tt := range []struct {
+		name   string
+		prefix descriptor.S3Location
+		want   bool
+	}{
+		{"the entry's own prefix", loc("artifacts", "finance/cashflow/"), true},
+		{"a folder under the entry", loc("artifacts", "finance/cashflow/imports/job-1/"), true},
+		{"a parent of the entry holds other data products' keys", loc("artifacts", "finance/"), false},
+		{"the entry without its slash also covers cashflowx/", loc("artifacts", "finance/cashflow"), false},
+		{"the whole bucket of a prefixed entry", loc("artifacts", ""), false},
+		{"another data product's folder", loc("artifacts", "hr/payroll/"), false},
+		{"the whole bucket of a bucket entry", loc("public", ""), true},
+		{"another bucket", loc("private", "finance/cashflow/"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := a.AllowsPrefix(tt.prefix, fin); got != tt.want {
+				t.Errorf("AllowsPrefix(%s) = %v, want %v", tt.prefix, got, tt.want)
+			}
+		})
+	}
+	if !(Allowlist{}).AllowsPrefix(loc("any", ""), fin) {
+		t.Error("the zero Allowlist allows every prefix")
+	}
+}

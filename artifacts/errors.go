@@ -124,7 +124,10 @@ func (e *Error) Is(target error) bool {
 	case ErrAccessDenied:
 		return e.Status == http.StatusForbidden || e.Code == "AccessDenied"
 	case ErrChanged:
-		return e.Status == http.StatusPreconditionFailed || e.Code == "PreconditionFailed"
+		// A Put's 412 says the object exists (ErrExists), not that a read object changed.
+		return e.kind != ErrExists && (e.Status == http.StatusPreconditionFailed || e.Code == "PreconditionFailed")
+	case ErrExists:
+		return false // only as kind, set by a Put with IfAbsent
 	case ErrCredentials:
 		return credentialCodes[e.Code]
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,9 @@ type Object struct {
 	// keeps none (objects uploaded without a checksum, most S3-compatible stores).
 	ChecksumSHA256 string
 	LastModified   time.Time
+	// Metadata is the object's user metadata (x-amz-meta-*), keys in lower case; Stat and Put
+	// fill it, Open does not.
+	Metadata map[string]string
 }
 
 // Stat reads the object's metadata with HeadObject. A missing object or bucket is an *Error
@@ -52,7 +56,21 @@ func (s *Store) Stat(ctx context.Context, loc descriptor.S3Location) (Object, er
 		ETag:           aws.ToString(out.ETag),
 		ChecksumSHA256: aws.ToString(out.ChecksumSHA256),
 		LastModified:   aws.ToTime(out.LastModified),
+		Metadata:       lowerKeys(out.Metadata),
 	}, nil
+}
+
+// lowerKeys gives user metadata the keys S3 answers with (HTTP headers are case-insensitive;
+// AWS lower-cases them, other stores may not).
+func lowerKeys(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
 }
 
 // explainForbidden fills the code and message of a refused HEAD from a GET of the object's
