@@ -2,6 +2,8 @@ package activities_test
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/witboost-community/cde-spark-provisioner/activities"
 	"github.com/witboost-community/cde-spark-provisioner/cde"
+	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 )
 
 func TestSecretConfKey(t *testing.T) {
@@ -122,4 +125,57 @@ func TestJobChangesOfAJobNotReadBeforeAreNone(t *testing.T) {
 
 func TestJobFieldChangeString(t *testing.T) {
 	assert.Equal(t, "spark.driverMemory: 1g → 2g", activities.JobFieldChange{Field: "spark.driverMemory", Old: "1g", New: "2g"}.String())
+}
+
+// Every member of the spark object and the schedule that BuildJob sets, for any kind, is compared
+// by JobChanges: a member BuildJob starts setting without JobChanges comparing it fails here (the
+// drift guard of cde/jobs_test.go, for the two lists here).
+func TestJobChangesComparesEveryMemberBuildJobSets(t *testing.T) {
+	name := "finance-cashflow-0-wl-development"
+	cfg := &descriptor.JobConfig{Args: []string{"a"}, Dependencies: []string{"s3://bkt/lib/a.jar"}, Conf: map[string]string{"k": "v"},
+		Schedule: &descriptor.Schedule{CronExpression: "0 3 * * *", StartDate: "2025-01-01T00:00:00Z", EndDate: "2026-01-01T00:00:00Z"}}
+	specs := []descriptor.Specific{
+		{Kind: descriptor.SparkJar, JobName: name, Jar: "s3://bkt/app.jar", ClassName: "com.example.App", JobConfig: cfg},
+		{Kind: descriptor.PySpark, JobName: name, PythonFile: "s3://bkt/main.py", PythonVersion: "python3", JobConfig: cfg},
+		{Kind: descriptor.PySparkWithEnv, JobName: name, PythonFile: "s3://bkt/main.py", PythonVersion: "python3",
+			RequirementsFile: "s3://bkt/requirements.txt", JobConfig: cfg},
+	}
+	for _, spec := range specs {
+		built := activities.BuildJob(spec, []string{"10.0.0.1"})
+		check := func(prefix string, v reflect.Value, mutate func(*cde.Job) reflect.Value) {
+			for i := range v.NumField() {
+				f := v.Type().Field(i)
+				if v.Field(i).IsZero() || f.Name == "Conf" { // conf keys: TestJobChanges
+					continue
+				}
+				field := prefix + strings.Split(f.Tag.Get("json"), ",")[0]
+				t.Run(string(spec.Kind)+" "+field, func(t *testing.T) {
+					after := activities.BuildJob(spec, []string{"10.0.0.1"})
+					m := mutate(&after).Field(i)
+					switch m.Kind() {
+					case reflect.String:
+						m.SetString(m.String() + "x")
+					case reflect.Int:
+						m.SetInt(m.Int() + 1)
+					case reflect.Bool:
+						m.SetBool(!m.Bool())
+					case reflect.Slice:
+						m.Set(reflect.Append(m, reflect.ValueOf("x")))
+					default:
+						t.Fatalf("%s: a %s member, JobChanges and this test must learn it", field, m.Kind())
+					}
+					var fields []string
+					for _, c := range activities.JobChanges(&built, &after) {
+						fields = append(fields, c.Field)
+					}
+					assert.Equal(t, []string{field}, fields)
+				})
+			}
+		}
+		check("spark.", reflect.ValueOf(*built.Spark), func(j *cde.Job) reflect.Value { return reflect.ValueOf(j.Spark).Elem() })
+		check("schedule.", reflect.ValueOf(*built.Schedule), func(j *cde.Job) reflect.Value { return reflect.ValueOf(j.Schedule).Elem() })
+		after := activities.BuildJob(spec, nil)
+		after.Mounts = append(after.Mounts, cde.Mount{ResourceName: "other"})
+		assert.Equal(t, "mounts", activities.JobChanges(&built, &after)[0].Field)
+	}
 }
