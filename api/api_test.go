@@ -80,13 +80,16 @@ func TestUndecodableDescriptorIsAnInvalidValidationNotAnError(t *testing.T) {
 }
 
 func TestEndpointsNotImplementedAnswerASystemError(t *testing.T) {
-	for _, path := range []string{"/v1/updateacl", "/v1/reverse-provisioning"} {
-		rec, body := do(t, http.MethodPost, path, `{}`)
-		assert.Equal(t, http.StatusInternalServerError, rec.Code)
-		assert.Contains(t, body["error"], "Endpoint not implemented")
-		assert.NotEmpty(t, body["userMessage"])
-	}
-	rec, body := do(t, http.MethodGet, "/v1/nope", "")
+	rec, body := do(t, http.MethodPost, "/v1/updateacl", `{}`)
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.Contains(t, body["error"], "Endpoint not implemented")
+	assert.NotEmpty(t, body["userMessage"])
+	// Reverse provisioning is served: an empty request is a 400 naming what it lacks.
+	rec, body = do(t, http.MethodPost, "/v1/reverse-provisioning", `{}`)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, body["userMessage"], "The reverse-provisioning request is not valid")
+	assert.Len(t, body["moreInfo"].(map[string]any)["problems"], 6, "four params, the environment, catalogInfo")
+	rec, body = do(t, http.MethodGet, "/v1/nope", "")
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 	assert.NotEmpty(t, body["userMessage"])
 	rec, _ = do(t, http.MethodGet, "/v1/provision", "")

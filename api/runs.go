@@ -121,6 +121,13 @@ const (
 
 // wait waits up to the synchronous timeout for the run. The run goes on whatever happens here.
 func (s *Server) wait(r *http.Request, run client.WorkflowRun) (workflows.Result, outcome, error) {
+	var res workflows.Result
+	out, err := s.waitInto(r, run, &res)
+	return res, out, err
+}
+
+// waitInto is wait for a run whose result is not a workflows.Result: it decodes it into res.
+func (s *Server) waitInto(r *http.Request, run client.WorkflowRun, res any) (outcome, error) {
 	deadline := time.Now().Add(s.cfg.SyncTimeout)
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
@@ -131,22 +138,21 @@ func (s *Server) wait(r *http.Request, run client.WorkflowRun) (workflows.Result
 		case <-ctx.Done():
 		}
 	}()
-	var res workflows.Result
-	err := run.Get(ctx, &res)
+	err := run.Get(ctx, res)
 	var runErr *temporal.WorkflowExecutionError
 	switch {
 	case err == nil:
-		return res, done, nil
+		return done, nil
 	case r.Context().Err() != nil:
-		return res, gone, err
+		return gone, err
 	case errors.As(err, &runErr):
-		return res, done, err // the run itself ended, failed
+		return done, err // the run itself ended, failed
 	case ctx.Err() != nil || isDeadline(err) && time.Until(deadline) < time.Second:
 		// Our wait is over (or the API is draining). Get reports its own RPC deadline, which can
 		// fire a moment before the context's timer: both mean "still running".
-		return res, pending, err
+		return pending, err
 	}
-	return res, done, err
+	return done, err
 }
 
 // isDeadline reports a deadline error as gRPC, Temporal or the context phrase it.

@@ -136,8 +136,8 @@ func (s *Server) Router() http.Handler {
 		r.Post("/v1/unprovision", s.mutate(workflows.OpUnprovision))
 		r.Get("/v1/provision/{token}/status", s.provisionStatus)
 		r.Post("/v1/updateacl", s.notImplemented("updateacl", "A Spark job has no access control lists to update: its output is governed by the storage and output-port components."))
-		r.Post("/v1/reverse-provisioning", s.notImplemented("reverse-provisioning", "Import existing CDE jobs into Witboost is not supported yet."))
-		r.Get("/v1/reverse-provisioning/{token}/status", s.notImplemented("reverse-provisioning", "Import existing CDE jobs into Witboost is not supported yet."))
+		r.Post("/v1/reverse-provisioning", s.reverseProvision)
+		r.Get("/v1/reverse-provisioning/{token}/status", s.reverseStatus)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, systemError("no such endpoint: "+r.Method+" "+r.URL.Path,

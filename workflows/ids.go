@@ -90,10 +90,20 @@ func ValidateWorkflowID(environment, componentID, requestHash string) string {
 	return "cde-spark-validate/" + escapeEnvironment(environment) + "/" + escapeComponentID(componentID) + "/" + requestHash
 }
 
+// ReverseWorkflowID is the id of a reverse provisioning: it only reads CDE and writes under its
+// own S3 prefix, so it never blocks an operation on the component (another id), and identical
+// requests share a run (the request hash).
+func ReverseWorkflowID(environment, componentID, requestHash string) string {
+	if len(requestHash) > 16 {
+		requestHash = requestHash[:16]
+	}
+	return "cde-spark-import/" + escapeEnvironment(environment) + "/" + escapeComponentID(componentID) + "/" + requestHash
+}
+
 // IsOwnWorkflowID reports whether id is one this provisioner creates (tokens must not open
 // arbitrary workflows of a shared namespace).
 func IsOwnWorkflowID(id string) bool {
-	return strings.HasPrefix(id, "cde-spark/") || strings.HasPrefix(id, "cde-spark-validate/")
+	return strings.HasPrefix(id, "cde-spark/") || strings.HasPrefix(id, "cde-spark-validate/") || strings.HasPrefix(id, "cde-spark-import/")
 }
 
 // Search attributes set on every run, so the Temporal UI lists every run of a component, a data
@@ -117,8 +127,8 @@ func ComponentIDFromWorkflowID(id string) string {
 	switch {
 	case strings.HasPrefix(id, "cde-spark/"):
 		rest = strings.TrimPrefix(id, "cde-spark/")
-	case strings.HasPrefix(id, "cde-spark-validate/"):
-		rest = strings.TrimPrefix(id, "cde-spark-validate/")
+	case strings.HasPrefix(id, "cde-spark-validate/"), strings.HasPrefix(id, "cde-spark-import/"):
+		_, rest, _ = strings.Cut(id, "/")
 		if i := strings.LastIndexByte(rest, '/'); i >= 0 {
 			rest = rest[:i]
 		}

@@ -36,6 +36,8 @@ func (o Operation) WorkflowName() string {
 		return ProvisionName
 	case OpUnprovision:
 		return UnprovisionName
+	case OpReverse:
+		return ReverseProvisionName
 	}
 	return ""
 }

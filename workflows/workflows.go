@@ -9,4 +9,5 @@ func Register(reg interface {
 	reg.RegisterWorkflowWithOptions(Validate, workflow.RegisterOptions{Name: ValidateName})
 	reg.RegisterWorkflowWithOptions(Provision, workflow.RegisterOptions{Name: ProvisionName})
 	reg.RegisterWorkflowWithOptions(Unprovision, workflow.RegisterOptions{Name: UnprovisionName})
+	reg.RegisterWorkflowWithOptions(ReverseProvision, workflow.RegisterOptions{Name: ReverseProvisionName})
 }
