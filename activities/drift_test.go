@@ -305,3 +305,50 @@ func TestCheckDriftWithoutADesiredStateComparesNothing(t *testing.T) {
 		assert.Contains(t, report.Note, driftOwner)
 	})
 }
+
+func TestCheckDriftRecreatesADeletedPythonEnvironment(t *testing.T) {
+	f := newSyncFixture(t)
+	const job, requirements = "fin-drift-0-py-development", "requests==2.32.3\n"
+	f.put(t, "py/main.py", "print('main')")
+	f.put(t, "py/requirements.txt", requirements)
+	objs := f.objects(t, "py/main.py", "py/requirements.txt")
+	spec := descriptor.Specific{Kind: descriptor.PySparkWithEnv, CDEService: cdesim.DemoService, CDECluster: cdesim.DemoVC,
+		JobName: job, PythonFile: "s3://artifacts/py/main.py", PythonVersion: "python3", RequirementsFile: "s3://artifacts/py/requirements.txt"}
+	pyEnv := descriptor.PyEnvResourceName(job)
+	sync := activities.SyncInput{Target: f.target, ManifestResource: descriptor.ManifestResourceName(job), ComponentID: driftOwner,
+		Resources: []activities.ResourceFiles{
+			{Resource: descriptor.MainResourceName(job), Type: cde.ResourceTypeFiles, Objects: objs[:1]},
+			{Resource: pyEnv, Type: cde.ResourceTypePythonEnv, PythonVersion: "python3", Objects: objs[1:]},
+		}}
+	_, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.SyncFiles, sync)
+	require.NoError(t, err)
+	_, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.UpsertJob, activities.JobInput{Target: f.target, Specific: spec,
+		ComponentID: driftOwner, JobField: "jobName", Manifest: &sync, PythonEnvResource: pyEnv})
+	require.NoError(t, err)
+	check := func(repair bool) activities.DriftReport {
+		in := activities.CheckDriftInput{Repair: repair, Component: activities.DriftComponent{
+			ComponentID: driftOwner, Environment: "development", Service: cdesim.DemoService, Cluster: cdesim.DemoVC, JobName: job}}
+		val, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.CheckDrift, in)
+		require.NoError(t, err)
+		var report activities.DriftReport
+		require.NoError(t, val.Get(&report))
+		return report
+	}
+	require.Empty(t, check(false).Differences)
+
+	_, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.DeleteResource, activities.DeleteInput{Target: f.target, Name: pyEnv})
+	require.NoError(t, err)
+	report := check(true)
+	assert.Equal(t, []activities.DriftDifference{{Field: "resource " + pyEnv, Expected: "present", Actual: "absent"}}, report.Differences)
+	require.Len(t, report.Repaired, 2, "%v", report.Repaired)
+	assert.Contains(t, report.Repaired[0], "created resource "+pyEnv+" (python-env, python3")
+	assert.Contains(t, report.Repaired[1], "uploaded file "+pyEnv+"/requirements.txt")
+	info, err := f.sim.Resource(f.vcID, pyEnv)
+	require.NoError(t, err)
+	assert.Equal(t, cde.ResourceTypePythonEnv, info.Type)
+	assert.Equal(t, "python3", info.PythonVersion)
+	got, ok := f.sim.FileBytes(f.vcID, pyEnv, "requirements.txt")
+	require.True(t, ok)
+	assert.Equal(t, requirements, string(got))
+	assert.Empty(t, check(false).Differences)
+}
