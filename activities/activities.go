@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
 	"github.com/witboost-community/cde-spark-provisioner/cde"
@@ -49,6 +50,10 @@ type Activities struct {
 	// Lookups keeps the control plane's answers for a short while (CDP_LOOKUP_CACHE_TTL); nil
 	// keeps nothing.
 	Lookups *Lookups
+	// Temporal is the worker's client, for drift detection's registry (DiscoverDrift,
+	// RecordDrift): which components Temporal recorded as provisioned. Nil: drift detection is
+	// unavailable.
+	Temporal client.Client
 }
 
 func (a *Activities) jobs(t Target) (*cde.JobsClient, error) {

@@ -10,3 +10,10 @@ func (a *Activities) UploadOne(ctx context.Context, in UploadInput, progress fun
 	}
 	return a.upload(ctx, jobs, in, progress)
 }
+
+// DriftNames are the names of the registry's workflow, updates and query and of the workflows
+// discovery lists, for the test that they agree with package workflows'.
+var DriftNames = map[string]string{
+	"registry": driftRegistryName, "merge": driftUpdateMerge, "record": driftUpdateRecord, "state": driftQueryState,
+	"provision": provisionTypeName, "unprovision": unprovisionTypeName,
+}

@@ -84,6 +84,8 @@ type Server struct {
 	// decodeSlots holds a token per descriptor being decoded (Config.DecodeConcurrency).
 	decodeSlots chan struct{}
 	healthLog   *healthLog
+	// driftCount caches the gauge's reading (DriftedComponents).
+	driftCount driftCount
 }
 
 // New returns the API server on a Temporal client.
@@ -138,6 +140,7 @@ func (s *Server) Router() http.Handler {
 		r.Post("/v1/updateacl", s.notImplemented("updateacl", "A Spark job has no access control lists to update: its output is governed by the storage and output-port components."))
 		r.Post("/v1/reverse-provisioning", s.reverseProvision)
 		r.Get("/v1/reverse-provisioning/{token}/status", s.reverseStatus)
+		r.Get("/v1/drift", s.drift)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, systemError("no such endpoint: "+r.Method+" "+r.URL.Path,

@@ -111,6 +111,7 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	acts.Temporal = tc // drift detection's registry, as RunWorkerWith sets it
 	if err := app.RegisterSearchAttributes(ctx, tc, "default"); err != nil {
 		return 0, err
 	}

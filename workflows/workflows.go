@@ -10,4 +10,6 @@ func Register(reg interface {
 	reg.RegisterWorkflowWithOptions(Provision, workflow.RegisterOptions{Name: ProvisionName})
 	reg.RegisterWorkflowWithOptions(Unprovision, workflow.RegisterOptions{Name: UnprovisionName})
 	reg.RegisterWorkflowWithOptions(ReverseProvision, workflow.RegisterOptions{Name: ReverseProvisionName})
+	reg.RegisterWorkflowWithOptions(DriftCheck, workflow.RegisterOptions{Name: DriftCheckName})
+	reg.RegisterWorkflowWithOptions(DriftRegistry, workflow.RegisterOptions{Name: DriftRegistryName})
 }

@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/sdk/client"
 
 	"github.com/witboost-community/cde-spark-provisioner/api"
@@ -95,6 +98,9 @@ func newAPIServer(cfg APIConfig, auth api.Auth, tc client.Client, logger *slog.L
 	handler := srv.Router()
 	if tel != nil {
 		handler = tel.Handler(handler)
+		if err := registerDriftGauge(tel, srv); err != nil {
+			return nil, nil, err
+		}
 	}
 	return &http.Server{
 		Addr:              cfg.HTTPAddr,
@@ -198,4 +204,30 @@ func checkRunTimeouts(cfg APIConfig) error {
 		}
 	}
 	return nil
+}
+
+// driftGauges holds, per Telemetry, the API server whose drift registry cde_drifted_components
+// reads: the instrument is registered once per process's telemetry, and a later server (the
+// end-to-end tests start many) takes over the reading instead of adding a callback.
+var driftGauges sync.Map // *telemetry.Telemetry → *atomic.Pointer[api.Server]
+
+// registerDriftGauge exposes cde_drifted_components: the components whose job differed from its
+// desired state at their last drift check (GET /v1/drift lists them). Every API replica reports
+// the same number, read from the deployment's drift registry.
+func registerDriftGauge(tel *telemetry.Telemetry, srv *api.Server) error {
+	holder, loaded := driftGauges.LoadOrStore(tel, new(atomic.Pointer[api.Server]))
+	current := holder.(*atomic.Pointer[api.Server])
+	current.Store(srv)
+	if loaded {
+		return nil
+	}
+	_, err := tel.Meter("cde-spark-provisioner/drift").Int64ObservableGauge("cde.drifted.components",
+		metric.WithDescription("Components whose CDE job differs from its desired state at their last drift check"),
+		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			if n, ok := current.Load().DriftedComponents(ctx); ok {
+				o.Observe(int64(n))
+			}
+			return nil
+		}))
+	return err
 }

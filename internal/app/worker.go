@@ -53,6 +53,11 @@ type WorkerConfig struct {
 	// entries with {domain}, {dataProduct} and {environment} placeholders (artifacts.Allowlist).
 	// Empty: wherever the worker's role can read, with a warning at start.
 	S3AllowedPrefixes string `env:"S3_ALLOWED_PREFIXES"`
+	// DriftCheckInterval is how often the deployment's jobs are compared with their desired
+	// state (a Temporal Schedule, EnsureDriftSchedule); 0 turns drift detection off.
+	DriftCheckInterval time.Duration `env:"DRIFT_CHECK_INTERVAL, default=1h"`
+	// DriftRepair re-applies the desired state of a drifted job at each check.
+	DriftRepair bool `env:"DRIFT_REPAIR, default=false"`
 }
 
 // Warnings are the settings a production worker should not run with, for the log at start.
@@ -145,6 +150,14 @@ func checkWorkerConfig(cfg WorkerConfig) error {
 	}
 	if _, err := artifacts.ParseAllowlist(cfg.S3AllowedPrefixes); err != nil {
 		return fmt.Errorf("S3_ALLOWED_PREFIXES: %w", err)
+	}
+	if cfg.DriftCheckInterval < 0 {
+		return fmt.Errorf("DRIFT_CHECK_INTERVAL=%s must not be negative (0 switches drift detection off)", cfg.DriftCheckInterval)
+	}
+	if cfg.DriftCheckInterval > 0 && cfg.DriftCheckInterval < time.Minute {
+		// Every check reads every provisioned job: a few seconds between them would load CDE for
+		// nothing (the end-to-end tests schedule their own).
+		return fmt.Errorf("DRIFT_CHECK_INTERVAL=%s is shorter than a minute; use 1m or more (0 switches drift detection off)", cfg.DriftCheckInterval)
 	}
 	return nil
 }
@@ -268,6 +281,12 @@ func RunWorkerWith(ctx context.Context, cfg WorkerConfig, c client.Client, acts 
 	}
 	for _, warning := range cfg.Warnings() {
 		logger.Warn(warning)
+	}
+	if acts.Temporal == nil {
+		acts.Temporal = c
+	}
+	if err := EnsureDriftSchedule(ctx, c, cfg.Temporal.TaskQueue, cfg.DriftCheckInterval, cfg.DriftRepair, logger); err != nil {
+		return err
 	}
 	var tune []func(*worker.Options)
 	if probes != nil {

@@ -97,3 +97,23 @@ func TestTheArtifactAllowlistComesFromTheEnvironment(t *testing.T) {
 	assert.Contains(t, err.Error(), "S3_ALLOWED_PREFIXES")
 	assert.Contains(t, err.Error(), "{team}")
 }
+
+func TestDriftSettings(t *testing.T) {
+	cfg, err := workerEnv(t, nil)
+	require.NoError(t, err)
+	assert.Equal(t, time.Hour, cfg.DriftCheckInterval)
+	assert.False(t, cfg.DriftRepair)
+	for value, refused := range map[string]string{"0": "", "1m": "", "24h": "", "30s": "shorter than a minute", "-1h": "must not be negative"} {
+		cfg, err := workerEnv(t, map[string]string{"DRIFT_CHECK_INTERVAL": value, "DRIFT_REPAIR": "true"})
+		require.NoError(t, err)
+		assert.True(t, cfg.DriftRepair)
+		err = checkWorkerConfig(cfg)
+		if refused == "" {
+			assert.NoError(t, err, value)
+			continue
+		}
+		require.Error(t, err, value)
+		assert.Contains(t, err.Error(), "DRIFT_CHECK_INTERVAL="+value)
+		assert.Contains(t, err.Error(), refused)
+	}
+}
