@@ -200,7 +200,7 @@ func (a *Activities) upsertJob(ctx context.Context, in JobInput) (info JobInfo, 
 	}
 	info = JobInfo{Name: got.Name, Created: created, Type: got.Type, Modified: got.Modified}
 	if !created {
-		info.Changes = JobChanges(current, got)
+		info.Changes, info.Compared = JobChanges(current, got), current != nil
 	}
 	if got.Spark != nil {
 		info.File = got.Spark.File

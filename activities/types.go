@@ -141,6 +141,9 @@ type JobInfo struct {
 	// Changes are the fields an update changed, old → new, secrets masked (JobChanges); none for
 	// a job created, or one already up to date.
 	Changes []JobFieldChange `json:"changes,omitempty"`
+	// Compared says Changes was computed: a worker of a release before the change logs leaves it
+	// unset, and its run must not claim the job was already up to date.
+	Compared bool `json:"compared,omitempty"`
 }
 
 // DeleteInput names something to delete in a virtual cluster.

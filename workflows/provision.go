@@ -236,8 +236,10 @@ func (p *provisioning) noteJobChanges() {
 	switch {
 	case p.job.Created:
 		p.note("INFO", "provision", "Created job "+name)
-	case len(p.job.Changes) == 0:
+	case len(p.job.Changes) == 0 && p.job.Compared:
 		p.note("INFO", "provision", "Job "+name+" was already up to date: no field changed")
+	case len(p.job.Changes) == 0:
+		p.note("INFO", "provision", "Updated job "+name)
 	}
 	for _, c := range p.job.Changes {
 		p.note("INFO", "provision", fmt.Sprintf("Changed %s of job %s: %s → %s", c.Field, name, c.Old, c.New))
@@ -249,6 +251,8 @@ func (p *provisioning) noteJobChanges() {
 func (p *provisioning) changesSummary() string {
 	job := "job unchanged"
 	switch {
+	case !p.job.Created && len(p.job.Changes) == 0 && !p.job.Compared:
+		job = "job updated"
 	case p.job.Created:
 		job = "job created"
 	case len(p.job.Changes) > 0:

@@ -164,22 +164,34 @@ func TestProvisionLogsWhatChanged(t *testing.T) {
 }
 
 func TestProvisionSaysAJobAlreadyUpToDate(t *testing.T) {
-	env := newEnv(t)
-	in := input(t, sparkJob)
-	env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target, IDBrokerHosts: []string{"10.0.0.1"}}, nil)
-	env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
-	env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{}, nil)
-	env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development"}, nil)
-	env.ExecuteWorkflow(workflows.ProvisionName, in)
-	require.NoError(t, env.GetWorkflowError())
-	var res workflows.Result
-	require.NoError(t, env.GetWorkflowResult(&res))
-	var msgs []string
-	for _, l := range res.Logs {
-		msgs = append(msgs, l.Message)
+	for _, tt := range []struct {
+		name     string
+		compared bool // false: the result of a worker from before the change logs
+		log      string
+		summary  string
+	}{
+		{"compared", true, "Job finance-cashflow-0-spark-wl-development was already up to date: no field changed", "job unchanged; files: 0 uploaded, 0 unchanged, 0 removed"},
+		{"an older worker's result", false, "Updated job finance-cashflow-0-spark-wl-development", "job updated; files: 0 uploaded, 0 unchanged, 0 removed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			in := input(t, sparkJob)
+			env.OnActivity(a.ResolveTarget, mock.Anything, mock.Anything).Return(activities.Resolution{Target: target, IDBrokerHosts: []string{"10.0.0.1"}}, nil)
+			env.OnActivity(a.CheckArtifactsIn, mock.Anything, mock.Anything).Return(activities.ArtifactsCheck{Objects: objects(in)}, nil)
+			env.OnActivity(a.SyncFiles, mock.Anything, mock.Anything).Return(activities.SyncResult{}, nil)
+			env.OnActivity(a.UpsertJob, mock.Anything, mock.Anything).Return(activities.JobInfo{Name: "finance-cashflow-0-spark-wl-development", Compared: tt.compared}, nil)
+			env.ExecuteWorkflow(workflows.ProvisionName, in)
+			require.NoError(t, env.GetWorkflowError())
+			var res workflows.Result
+			require.NoError(t, env.GetWorkflowResult(&res))
+			var msgs []string
+			for _, l := range res.Logs {
+				msgs = append(msgs, l.Message)
+			}
+			assert.Contains(t, msgs, tt.log)
+			assert.Equal(t, tt.summary, res.PrivateInfo["changes"])
+		})
 	}
-	assert.Contains(t, msgs, "Job finance-cashflow-0-spark-wl-development was already up to date: no field changed")
-	assert.Equal(t, "job unchanged; files: 0 uploaded, 0 unchanged, 0 removed", res.PrivateInfo["changes"])
 }
 
 // A provision that fails at the job upsert removes no file: the deployed job keeps every file it
