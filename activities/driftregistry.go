@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -89,10 +90,11 @@ func (s *DriftState) Merge(d DriftDiscovery) {
 // Active are the components to check, in a stable order.
 func (s DriftState) Active() []DriftComponent {
 	out := make([]DriftComponent, 0, len(s.Components))
-	for _, c := range s.Components {
-		out = append(out, c)
+	// The keys are sorted before use, so the map's order never shows (workflow code calls it).
+	keys := slices.Sorted(maps.Keys(s.Components)) //workflowcheck:ignore
+	for _, k := range keys {
+		out = append(out, s.Components[k])
 	}
-	slices.SortFunc(out, func(a, b DriftComponent) int { return cmp.Compare(a.Key(), b.Key()) })
 	return out
 }
 

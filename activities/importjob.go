@@ -81,6 +81,8 @@ type ImportNote struct {
 // ImportPlan is the job as a component's specific, and what it takes to get its files to S3.
 type ImportPlan struct {
 	Specific descriptor.Specific `json:"specific"`
+	// Fields is Specific in the descriptor's own field names: the answer's updates.
+	Fields map[string]any `json:"fields"`
 	// Job is the name of the imported job, which may differ from Specific.JobName (the
 	// convention's name).
 	Job   string       `json:"job"`
@@ -127,6 +129,9 @@ func (a *Activities) PlanImport(ctx context.Context, in ImportInput) (ImportPlan
 		return ImportPlan{}, err
 	}
 	plan.VcID = in.Target.VcID
+	if plan.Fields, err = plan.Specific.DescriptorFields(); err != nil {
+		return ImportPlan{}, fmt.Errorf("write the specific of job %s: %w", in.JobName, err)
+	}
 	return plan, nil
 }
 

@@ -114,10 +114,6 @@ func ReverseProvision(ctx workflow.Context, in ReverseInput) (ReverseResult, err
 			"the next provision creates job %s and leaves %s untouched. Once %s runs, delete %s (or rename it to %s before provisioning)",
 			plan.Job, in.ComponentID, in.Environment, s.JobName, s.JobName, plan.Job, s.JobName, plan.Job, s.JobName))
 	}
-	fields, err := s.DescriptorFields()
-	if err != nil {
-		return ReverseResult{}, r.failed(phase, "writing the specific of job "+plan.Job+" failed", err)
-	}
 	r.step(phase, fmt.Sprintf("Imported job %s (%s) into component %s", plan.Job, s.Kind.Label(), in.ComponentID))
-	return ReverseResult{Updates: map[string]any{UpdatesSpecific: fields}, Logs: r.logs}, nil
+	return ReverseResult{Updates: map[string]any{UpdatesSpecific: plan.Fields}, Logs: r.logs}, nil
 }
