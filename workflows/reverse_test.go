@@ -38,6 +38,9 @@ func TestReverseProvisionCopiesWhatThePlanSaysAndAnswersTheSpecific(t *testing.T
 		},
 		Notes: []activities.ImportNote{{Level: "WARNING", Message: "The job lists extra files"}},
 	}
+	fields, err := plan.Specific.DescriptorFields()
+	require.NoError(t, err)
+	plan.Fields = fields
 	env.OnActivity(a.PlanImport, mock.Anything, mock.Anything).Return(plan, nil).Once()
 	env.OnActivity(a.CopyImport, mock.Anything, activities.CopyImportInput{Target: target, Files: plan.Files[:1]}).Return(nil).Once()
 
