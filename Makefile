@@ -74,6 +74,6 @@ bench: temporal-cli
 ## dev server, the CDE simulator, the local S3, the real worker and API) into
 ## workflows/testdata/histories/$(HISTORIES_LABEL), which workflows/replay_test.go replays on every
 ## make test. Bump HISTORIES_LABEL with each landed change of the workflow code.
-HISTORIES_LABEL ?= v4
+HISTORIES_LABEL ?= v5
 histories: temporal-cli
 	$(GO) test -count=1 -run '^TestEveryPathRecordsAHistoryThatReplays$$' ./e2e/ -args -record-histories=$(CURDIR)/workflows/testdata/histories/$(HISTORIES_LABEL)

@@ -16,9 +16,12 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/witboost-community/cde-spark-provisioner/api"
+	"github.com/witboost-community/cde-spark-provisioner/cde"
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
 	"github.com/witboost-community/cde-spark-provisioner/descriptor"
 	"github.com/witboost-community/cde-spark-provisioner/internal/app"
@@ -47,6 +50,7 @@ func TestEveryPathRecordsAHistoryThatReplays(t *testing.T) {
 	})
 	jar := unique("hist-jar")
 	jarText := sparkJar(t, jar)
+	ctx := context.Background()
 
 	paths := []historyPath{
 		{"jar-provision", func(t *testing.T, url string) (string, string) {
@@ -95,9 +99,37 @@ func TestEveryPathRecordsAHistoryThatReplays(t *testing.T) {
 				"spark-app-0.0.0.jar", "missing.jar", 1), "driverMemory: 2g", "driverMemory: 2G", 1)
 			return validation(t, url, text, false)
 		}},
+		{"reverse-provision", func(t *testing.T, url string) (string, string) {
+			name := unique("hist-import")
+			handMadeJob(t, cde.Job{Name: "legacy-" + name, Type: cde.JobTypeSpark, Mounts: []cde.Mount{{ResourceName: "legacy-res-" + name}},
+				Spark: &cde.SparkJob{File: "app.jar", ClassName: "a.B", Jars: []string{"dep.jar"}}},
+				map[string][]byte{"app.jar": []byte("app"), "dep.jar": []byte("dep")})
+			componentID := "urn:dmb:cmp:finance:cashflow:0:" + name
+			status := reverse(t, url, reverseRequest(componentID, "legacy-"+name, "s3://artifacts/imports/"+name+"/"))
+			require.Equal(t, api.StatusCompleted, status.Status, "%+v", status)
+			return latestRun(t, fmt.Sprintf("WorkflowType = '%s' AND CdeComponentId = '%s'", workflows.ReverseProvisionName, componentID))
+		}},
+		{"drift-check", func(t *testing.T, url string) (string, string) {
+			// A drifted component, so that the check compares, finds and records.
+			name := unique("hist-drift")
+			mutation(t, url, "provision", sparkJar(t, name), http.StatusOK)
+			editJob(t, jobName(name), func(j map[string]any) { j["spark"].(map[string]any)["driverMemory"] = "8g" })
+			run, err := st.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "hist-drift-check-" + name, TaskQueue: st.workerCf.Temporal.TaskQueue},
+				workflows.DriftCheckName, workflows.DriftCheckInput{TaskQueue: st.workerCf.Temporal.TaskQueue})
+			require.NoError(t, err)
+			var res workflows.DriftCheckResult
+			require.NoError(t, run.Get(ctx, &res))
+			require.Contains(t, res.Drifted, "urn:dmb:cmp:finance:cashflow:0:"+name)
+			return run.GetID(), run.GetRunID()
+		}},
+		{"drift-registry", func(t *testing.T, url string) (string, string) {
+			// Open for good: its history so far (the merges and records of the checks above).
+			desc, err := st.tc.DescribeWorkflow(ctx, workflows.DriftRegistryID(st.workerCf.Temporal.TaskQueue), "")
+			require.NoError(t, err)
+			return desc.WorkflowExecution.ID, desc.WorkflowExecution.RunID
+		}},
 	}
 
-	ctx := context.Background()
 	replayer := worker.NewWorkflowReplayer()
 	workflows.Register(replayer)
 	for _, p := range paths {
@@ -176,4 +208,21 @@ func writeHistory(t *testing.T, path string, h *historypb.History) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	require.NoError(t, os.WriteFile(path, append(b, '\n'), 0o644))
 	fmt.Fprintf(os.Stderr, "recorded %s (%d events)\n", path, len(h.Events))
+}
+
+// latestRun is the run of the latest workflow the visibility query lists (waiting until it does).
+func latestRun(t *testing.T, query string) (string, string) {
+	t.Helper()
+	var id, runID string
+	require.Eventually(t, func() bool {
+		resp, err := st.tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		require.NoError(t, err)
+		if len(resp.GetExecutions()) == 0 {
+			return false
+		}
+		e := resp.GetExecutions()[0].GetExecution()
+		id, runID = e.GetWorkflowId(), e.GetRunId()
+		return true
+	}, 30*time.Second, 200*time.Millisecond, query)
+	return id, runID
 }
