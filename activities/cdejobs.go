@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -188,7 +189,9 @@ func (a *Activities) upsertJob(ctx context.Context, in JobInput) (info JobInfo, 
 
 	// The desired state is written beside the read-back, off the critical path.
 	desired := make(chan error, 1)
-	go func() { desired <- writeDesiredState(ctx, jobs, in.Target, in.ComponentID, job, previousDesired) }()
+	go func() {
+		desired <- writeDesiredState(ctx, jobs, in.Target, in.ComponentID, job, pyMirror(in.Specific), previousDesired)
+	}()
 	got, err := jobs.GetJob(ctx, job.Name)
 	desiredErr = <-desired
 	if errors.Is(err, cde.ErrNotFound) {
@@ -289,4 +292,12 @@ func JobOwner(job *cde.Job) string {
 func ownedByAnother(field, jobName, owner, componentID string) error {
 	p := descriptor.JobOwnedByAnother(field, jobName, owner, componentID)
 	return temporal.NewNonRetryableApplicationError(p.Message, ErrTypeOwnership, nil, p)
+}
+
+// pyMirror is the PyPI mirror of a job with a Python environment ("" for PyPI, or none).
+func pyMirror(s descriptor.Specific) string {
+	if s.PyMirror == nil || !s.Kind.UsesPythonEnv() {
+		return ""
+	}
+	return strings.TrimSpace(*s.PyMirror)
 }

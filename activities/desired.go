@@ -27,6 +27,9 @@ type DesiredState struct {
 	ComponentID string  `json:"componentId"`
 	JobName     string  `json:"jobName"`
 	Job         cde.Job `json:"job"`
+	// PyMirror is the PyPI mirror the job's python-env is built from (the descriptor's pyMirror;
+	// CDE does not report it back): a repair that recreates the python-env builds it from there.
+	PyMirror string `json:"pyMirror,omitempty"`
 }
 
 // ReadDesiredState reads the desired state recorded for the job. found is false, with no error,
@@ -60,16 +63,16 @@ func readDesiredRaw(ctx context.Context, jobs *cde.JobsClient, jobName string) (
 }
 
 // desiredStateJSON is what writeDesiredState writes for the job as sent to CDE.
-func desiredStateJSON(componentID string, job cde.Job) ([]byte, error) {
-	return json.MarshalIndent(DesiredState{Version: DesiredStateVersion, ComponentID: componentID, JobName: job.Name, Job: job}, "", "  ")
+func desiredStateJSON(componentID string, job cde.Job, pyMirror string) ([]byte, error) {
+	return json.MarshalIndent(DesiredState{Version: DesiredStateVersion, ComponentID: componentID, JobName: job.Name, Job: job, PyMirror: pyMirror}, "", "  ")
 }
 
 // writeDesiredState records the job as sent to CDE in its manifest resource, unless previous (the
 // file as read before the upsert, nil for none) says the same already. The resource is created
 // when the write answers 404: SyncFiles creates it in current runs, not in those of older
 // workflow versions.
-func writeDesiredState(ctx context.Context, jobs *cde.JobsClient, target Target, componentID string, job cde.Job, previous []byte) error {
-	raw, err := desiredStateJSON(componentID, job)
+func writeDesiredState(ctx context.Context, jobs *cde.JobsClient, target Target, componentID string, job cde.Job, pyMirror string, previous []byte) error {
+	raw, err := desiredStateJSON(componentID, job, pyMirror)
 	if err != nil {
 		return err
 	}

@@ -404,8 +404,12 @@ func (a *Activities) repairDrift(ctx context.Context, jobs *cde.JobsClient, t Ta
 				notes = append(notes, "python-env resource "+r+" not recreated: the desired job records no Python version")
 				continue
 			}
-			// The PyPI mirror is recorded neither in the desired state nor in the manifest.
-			line += " (python-env, " + in.PythonVersion + ", without a PyPI mirror)"
+			in.PyMirror = desired.PyMirror
+			line += " (python-env, " + in.PythonVersion
+			if in.PyMirror != "" {
+				line += ", PyPI mirror " + in.PyMirror
+			}
+			line += ")"
 		}
 		if _, err := createResource(ctx, jobs, in); err != nil {
 			return nil, nil, err

@@ -309,16 +309,18 @@ func TestCheckDriftWithoutADesiredStateComparesNothing(t *testing.T) {
 func TestCheckDriftRecreatesADeletedPythonEnvironment(t *testing.T) {
 	f := newSyncFixture(t)
 	const job, requirements = "fin-drift-0-py-development", "requests==2.32.3\n"
+	mirror := "https://pypi.example.com/simple"
 	f.put(t, "py/main.py", "print('main')")
 	f.put(t, "py/requirements.txt", requirements)
 	objs := f.objects(t, "py/main.py", "py/requirements.txt")
 	spec := descriptor.Specific{Kind: descriptor.PySparkWithEnv, CDEService: cdesim.DemoService, CDECluster: cdesim.DemoVC,
-		JobName: job, PythonFile: "s3://artifacts/py/main.py", PythonVersion: "python3", RequirementsFile: "s3://artifacts/py/requirements.txt"}
+		JobName: job, PythonFile: "s3://artifacts/py/main.py", PythonVersion: "python3", RequirementsFile: "s3://artifacts/py/requirements.txt",
+		PyMirror: &mirror}
 	pyEnv := descriptor.PyEnvResourceName(job)
 	sync := activities.SyncInput{Target: f.target, ManifestResource: descriptor.ManifestResourceName(job), ComponentID: driftOwner,
 		Resources: []activities.ResourceFiles{
 			{Resource: descriptor.MainResourceName(job), Type: cde.ResourceTypeFiles, Objects: objs[:1]},
-			{Resource: pyEnv, Type: cde.ResourceTypePythonEnv, PythonVersion: "python3", Objects: objs[1:]},
+			{Resource: pyEnv, Type: cde.ResourceTypePythonEnv, PythonVersion: "python3", PyMirror: mirror, Objects: objs[1:]},
 		}}
 	_, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.SyncFiles, sync)
 	require.NoError(t, err)
@@ -341,12 +343,13 @@ func TestCheckDriftRecreatesADeletedPythonEnvironment(t *testing.T) {
 	report := check(true)
 	assert.Equal(t, []activities.DriftDifference{{Field: "resource " + pyEnv, Expected: "present", Actual: "absent"}}, report.Differences)
 	require.Len(t, report.Repaired, 2, "%v", report.Repaired)
-	assert.Contains(t, report.Repaired[0], "created resource "+pyEnv+" (python-env, python3")
+	assert.Equal(t, "created resource "+pyEnv+" (python-env, python3, PyPI mirror "+mirror+")", report.Repaired[0])
 	assert.Contains(t, report.Repaired[1], "uploaded file "+pyEnv+"/requirements.txt")
 	info, err := f.sim.Resource(f.vcID, pyEnv)
 	require.NoError(t, err)
 	assert.Equal(t, cde.ResourceTypePythonEnv, info.Type)
 	assert.Equal(t, "python3", info.PythonVersion)
+	assert.Equal(t, mirror, info.PyPiMirror, "rebuilt from the mirror the descriptor named")
 	got, ok := f.sim.FileBytes(f.vcID, pyEnv, "requirements.txt")
 	require.True(t, ok)
 	assert.Equal(t, requirements, string(got))

@@ -113,7 +113,7 @@ func (s *Sim) Resource(vcID, name string) (ResourceInfo, error) {
 	}
 	info := ResourceInfo{
 		Name: res.name, Type: res.typ, Status: s.resourceStatusLocked(res),
-		Signature: res.signature(), PythonVersion: res.pythonVersion,
+		Signature: res.signature(), PythonVersion: res.pythonVersion, PyPiMirror: res.pyPiMirror,
 	}
 	if info.Status == ResourceFailed {
 		info.StatusReason = res.failReason

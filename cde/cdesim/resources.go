@@ -56,6 +56,7 @@ type ResourceInfo struct {
 	Name, Type, Status string
 	Signature          string
 	PythonVersion      string
+	PyPiMirror         string // of a python-env, as given at creation
 	StatusReason       string
 	Files              []FileInfo // sorted by path
 }
