@@ -9,25 +9,16 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/witboost-community/cde-spark-provisioner/internal/childproc"
 )
 
-// child is a process the harness started (the worker, the API). It runs
-// in its own process group so that stopping it also stops anything it spawned, and with
-// Pdeathsig so that the kernel kills it should the harness itself be killed with SIGKILL, when no
-// deferred cleanup can run.
+// child is a process the harness started (the worker, the API), its output appended to a log
+// file in the run's directory (see childproc for its process group and parent-death signal).
 type child struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	log     *os.File
-
-	done    chan struct{} // closed when the process has exited and been reaped
-	waitErr error         // valid once done is closed
-
-	mu       sync.Mutex
-	stopping bool // set by stop: an exit after it is expected
+	proc *childproc.Process
+	log  *os.File
 }
 
 // startChild starts bin with args and exactly env (nothing inherited beyond it), its stdout and
@@ -37,69 +28,29 @@ func startChild(name, bin string, args, env []string, logPath string) (*child, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: log file: %w", name, err)
 	}
-	// Not exec.CommandContext: cancellation must go through stop, which signals the whole group
-	// and gives the process a chance to exit cleanly before SIGKILL.
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := childproc.Start(name, bin, args, env, logf)
+	if err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
+		return nil, err
 	}
-	c := &child{name: name, cmd: cmd, logPath: logPath, log: logf, done: make(chan struct{})}
-	go func() {
-		c.waitErr = cmd.Wait()
-		logf.Close()
-		close(c.done)
-	}()
-	return c, nil
+	return &child{proc: p, log: logf}, nil
 }
 
 // exited is closed once the process has exited and been reaped.
-func (c *child) exited() <-chan struct{} { return c.done }
+func (c *child) exited() <-chan struct{} { return c.proc.Done() }
 
 // pid is the process id (also its process group id).
-func (c *child) pid() int { return c.cmd.Process.Pid }
+func (c *child) pid() int { return c.proc.Pid() }
 
-// exitedUnexpectedly reports, once the process ended without stop being called, why; nil while
-// it runs or when it was stopped on purpose.
-func (c *child) exitedUnexpectedly() error {
-	select {
-	case <-c.done:
-	default:
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stopping {
-		return nil
-	}
-	return fmt.Errorf("%s exited unexpectedly (%v); last lines of %s:\n%s", c.name, c.waitErr, c.logPath, tail(c.logPath, 20))
-}
+// exitedUnexpectedly reports, once the process ended without stop being called, why, with the
+// last lines of its log; nil while it runs or when it was stopped on purpose.
+func (c *child) exitedUnexpectedly() error { return c.proc.ExitedUnexpectedly() }
 
-// stop sends SIGTERM to the child's process group, waits up to grace for it to exit, then sends
+// stop sends SIGINT to the child's process group, waits up to grace for it to exit, then sends
 // SIGKILL. It returns once the process is reaped, and is safe to call more than once.
 func (c *child) stop(grace time.Duration) {
-	c.mu.Lock()
-	c.stopping = true
-	c.mu.Unlock()
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-c.pid(), syscall.SIGTERM)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-c.done:
-	case <-t.C:
-		_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
-		<-c.done
-	}
-	// A grandchild that ignored SIGTERM must not outlive the benchmark either.
-	_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
+	c.proc.Stop(grace)
+	_ = c.log.Close()
 }
 
 // process is what the harness stops and watches: a child, or the Temporal dev server (see

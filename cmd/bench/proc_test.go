@@ -20,37 +20,6 @@ func shPath(t *testing.T) string {
 	return p
 }
 
-func TestStopEndsAChildWithAGrandchild(t *testing.T) {
-	// The child starts a grandchild in its process group and waits for it.
-	dir := t.TempDir()
-	c, err := startChild("sleeper", shPath(t), []string{"-c", "sleep 300 & echo started; wait"}, nil, filepath.Join(dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.stop(5 * time.Second)
-	select {
-	case <-c.done:
-	default:
-		t.Fatal("stop returned before the child was reaped")
-	}
-	if err := c.exitedUnexpectedly(); err != nil {
-		t.Errorf("a stopped child is reported as unexpected: %v", err)
-	}
-	c.stop(time.Second) // idempotent
-}
-
-func TestStopKillsAChildThatIgnoresSIGTERM(t *testing.T) {
-	c, err := startChild("stubborn", shPath(t), []string{"-c", "trap '' TERM; echo ready; while :; do sleep 1; done"}, nil, filepath.Join(t.TempDir(), "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.stop(200 * time.Millisecond)
-	<-c.done
-	if c.waitErr == nil {
-		t.Error("the child ended normally; want it killed")
-	}
-}
-
 func TestAChildThatDiesIsReportedWithItsLog(t *testing.T) {
 	cs := &children{}
 	c, err := startChild("worker", shPath(t), []string{"-c", "echo 'worker: bind: address already in use' >&2; exit 3"}, nil, filepath.Join(t.TempDir(), "worker.log"))

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/witboost-community/cde-spark-provisioner/cde/cdesim"
+	"github.com/witboost-community/cde-spark-provisioner/internal/childproc"
 	"github.com/witboost-community/cde-spark-provisioner/internal/devserver"
 	"github.com/witboost-community/cde-spark-provisioner/internal/devstack"
 	"github.com/witboost-community/cde-spark-provisioner/internal/s3local"
@@ -127,7 +127,7 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 	workerEnv := append(append([]string{}, common...), st.local.WorkerEnv(caPath)...)
 	// The worker's probe listener defaults to :9090 on every interface: keep it on loopback, on a
 	// port of its own, so that the benchmark neither exposes it nor clashes with a running stack.
-	healthAddr, err := freeLoopbackAddr(ctx)
+	healthAddr, err := childproc.FreeLoopbackAddr(ctx)
 	if err != nil {
 		return st, err
 	}
@@ -139,7 +139,7 @@ func startStack(ctx context.Context, cancel context.CancelCauseFunc, moduleDir, 
 	procs.add(st.worker)
 	procs.watch(ctx, st.worker, cancel)
 
-	apiAddr, err := freeLoopbackAddr(ctx)
+	apiAddr, err := childproc.FreeLoopbackAddr(ctx)
 	if err != nil {
 		return st, err
 	}
@@ -243,18 +243,6 @@ func poll(ctx context.Context, what string, timeout, interval time.Duration, che
 		case <-t.C:
 		}
 	}
-}
-
-// freeLoopbackAddr returns a 127.0.0.1 address with a port free at the time of the call. The
-// child that gets it binds it moments later; should another process take it in between, the
-// child fails to start and the harness reports it.
-func freeLoopbackAddr(ctx context.Context) (string, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp4", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // childEnv is the harness's environment without any configuration variable, plus set.

@@ -12,16 +12,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/witboost-community/cde-spark-provisioner/internal/childproc"
 )
 
 // Tuning are the start-dev flags beyond address, ports and database file.
@@ -55,9 +55,6 @@ const (
 	// stopGrace is how long Stop waits after SIGINT, for the server to close its SQLite file.
 	stopGrace         = 10 * time.Second
 	readyPollInterval = 100 * time.Millisecond
-	// tailBytes of the server's output are kept for the error of an unexpected exit.
-	tailBytes = 4 << 10
-	tailLines = 20
 )
 
 // CLI builds, the first time, the Temporal CLI pinned in moduleDir/tools/temporal (then the
@@ -105,14 +102,7 @@ type Options struct {
 // Server is a running dev server, started by Start.
 type Server struct {
 	addr, uiAddr string
-	cmd          *exec.Cmd
-	tail         *tailBuffer
-
-	done    chan struct{} // closed once the process has exited and its output is written
-	waitErr error         // valid once done is closed
-
-	mu       sync.Mutex
-	stopping bool // set by Stop: an exit after it is expected
+	proc         *childproc.Process
 }
 
 // Start starts the dev server and returns once its frontend answers for Namespace. It fails
@@ -134,8 +124,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	addr := o.Addr
 	if addr == "" {
 		var err error
-		if addr, err = freeLoopbackAddr(ctx); err != nil {
-			return nil, err
+		if addr, err = childproc.FreeLoopbackAddr(ctx); err != nil {
+			return nil, fmt.Errorf("the Temporal dev server: %w", err)
 		}
 	}
 	args, err := startDevArgs(addr, o)
@@ -143,30 +133,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 
-	s := &Server{addr: addr, tail: &tailBuffer{}, done: make(chan struct{})}
+	s := &Server{addr: addr}
 	if o.UIPort != "" {
 		host, _, _ := net.SplitHostPort(addr)
 		s.uiAddr = net.JoinHostPort(host, o.UIPort)
 	}
-	out := io.Writer(s.tail)
-	if o.Output != nil {
-		out = io.MultiWriter(o.Output, s.tail)
+	// Stopped by Stop with SIGINT first, so that it closes its SQLite file cleanly.
+	if s.proc, err = childproc.Start("the Temporal dev server on "+addr, bin, args, o.Env, o.Output); err != nil {
+		return nil, err
 	}
-	// Not exec.CommandContext: the process outlives ctx, and is stopped by Stop with SIGINT first,
-	// so that it closes its SQLite file cleanly.
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = o.Env
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	s.cmd.SysProcAttr = sysProcAttr()
-	// Should the server leave a process holding its output open, Wait still returns.
-	s.cmd.WaitDelay = stopGrace
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the Temporal dev server (%s): %w", bin, err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
 
 	timeout := o.ReadyTimeout
 	if timeout <= 0 {
@@ -220,13 +195,21 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 			return nil
 		}
 		select {
-		case <-s.done:
-			return s.exitError("exited during start-up")
+		case <-s.proc.Done():
+			return startUpExit(s.proc.ExitedUnexpectedly())
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last error: %v)", context.Cause(ctx), err)
 		case <-t.C:
 		}
 	}
+}
+
+// startUpExit says that err, the server's exit, came during start-up.
+func startUpExit(err error) error {
+	if exit, ok := errors.AsType[*childproc.ExitError](err); ok {
+		exit.During = "start-up"
+	}
+	return err
 }
 
 // ping dials the frontend and describes Namespace.
@@ -250,96 +233,12 @@ func (s *Server) Addr() string { return s.addr }
 func (s *Server) UIAddr() string { return s.uiAddr }
 
 // Done is closed once the process has exited, on Stop or on its own (see Err).
-func (s *Server) Done() <-chan struct{} { return s.done }
+func (s *Server) Done() <-chan struct{} { return s.proc.Done() }
 
 // Err says why the server exited on its own, with the tail of its output; nil while it runs and
 // after Stop.
-func (s *Server) Err() error {
-	select {
-	case <-s.done:
-	default:
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return nil
-	}
-	return s.exitError("exited unexpectedly")
-}
-
-// exitError describes the exit of the process; s.done must be closed.
-func (s *Server) exitError(what string) error {
-	status := "exit status 0"
-	if s.waitErr != nil {
-		status = s.waitErr.Error()
-	}
-	return fmt.Errorf("the Temporal dev server on %s %s (%s); last lines of its output:\n%s", s.addr, what, status, s.tail.lastLines(tailLines))
-}
+func (s *Server) Err() error { return s.proc.ExitedUnexpectedly() }
 
 // Stop sends the server SIGINT, waits up to 10 s for it to exit (closing its database), then
 // kills it. It returns once the process is gone, and is safe to call more than once.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	s.stopping = true
-	s.mu.Unlock()
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	if err := s.cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		_ = s.cmd.Process.Kill()
-	}
-	t := time.NewTimer(stopGrace)
-	defer t.Stop()
-	select {
-	case <-s.done:
-	case <-t.C:
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// freeLoopbackAddr returns a 127.0.0.1 address with a port free at the time of the call. The
-// server binds it moments later; should another process take it in between, the server exits
-// during start-up and Start says so.
-func freeLoopbackAddr(ctx context.Context) (string, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp4", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port for the Temporal dev server: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// tailBuffer keeps the last tailBytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - tailBytes; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-// lastLines returns the last n lines kept, indented, without a trailing newline.
-func (b *tailBuffer) lastLines(n int) string {
-	b.mu.Lock()
-	text := strings.TrimRight(string(b.buf), "\n")
-	b.mu.Unlock()
-	if text == "" {
-		return "  (no output)"
-	}
-	lines := strings.Split(text, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "  " + strings.Join(lines, "\n  ")
-}
+func (s *Server) Stop() { s.proc.Stop(stopGrace) }

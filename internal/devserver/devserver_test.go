@@ -158,8 +158,8 @@ func TestStartedServerAnswersUntilStopped(t *testing.T) {
 	if err := s.Err(); err != nil {
 		t.Errorf("Err() after Stop = %v, want nil", err)
 	}
-	if s.waitErr != nil {
-		t.Errorf("the server did not exit cleanly on SIGINT: %v\n%s", s.waitErr, out.String())
+	if err := s.proc.Wait(); err != nil {
+		t.Errorf("the server did not exit cleanly on SIGINT: %v\n%s", err, out.String())
 	}
 	if _, err := os.Stat(db); err != nil {
 		t.Errorf("database file: %v", err)
@@ -169,7 +169,7 @@ func TestStartedServerAnswersUntilStopped(t *testing.T) {
 
 func TestErrSaysWhenTheServerDies(t *testing.T) {
 	s := startReal(t, Options{Untuned: true})
-	if err := s.cmd.Process.Kill(); err != nil {
+	if err := syscall.Kill(s.proc.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-s.Done()
