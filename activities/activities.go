@@ -162,6 +162,7 @@ func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolut
 	switch {
 	case errors.Is(err, cde.ErrNotFound):
 		res.Problems = append(res.Problems, descriptor.ServiceNotFound.At(in.ServiceField, fmt.Sprintf("no service named %q", in.Service)))
+		res.Found = FoundAbsent
 		return res, nil
 	case err != nil:
 		return res, classify("list CDE services", err)
@@ -170,9 +171,11 @@ func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolut
 	case cde.ServiceStatusRunning:
 	case cde.ServiceStatusDeleted:
 		res.Problems = append(res.Problems, descriptor.ServiceRecentlyDeleted.At(in.ServiceField, fmt.Sprintf("service %q (%s)", in.Service, svc.ClusterID)))
+		res.Found = svc.Status
 		return res, nil
 	default:
 		res.Problems = append(res.Problems, descriptor.ServiceNotRunning.At(in.ServiceField, fmt.Sprintf("service %q is %s", in.Service, orUnknown(svc.Status))))
+		res.Found = orUnknown(svc.Status)
 		return res, nil
 	}
 	a.Lookups.keepServiceID(in.Service, svc.ClusterID)
@@ -213,6 +216,7 @@ func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolut
 	switch {
 	case errors.Is(vcErr, cde.ErrNotFound):
 		res.Problems = append(res.Problems, descriptor.ClusterNotFound.At(in.ClusterField, fmt.Sprintf("no virtual cluster named %q in service %q", in.Cluster, in.Service)))
+		res.Found = FoundAbsent
 		return res, nil
 	case vcErr != nil:
 		return res, classify("list virtual clusters of "+in.Service, vcErr)
@@ -221,9 +225,11 @@ func (a *Activities) lookUpTarget(ctx context.Context, in ResolveInput) (Resolut
 	case cde.VcStatusRunning:
 	case cde.VcStatusDeleted:
 		res.Problems = append(res.Problems, descriptor.ClusterRecentlyDeleted.At(in.ClusterField, fmt.Sprintf("virtual cluster %q (%s)", in.Cluster, vc.VcID)))
+		res.Found = vc.Status
 		return res, nil
 	default:
 		res.Problems = append(res.Problems, descriptor.ClusterNotActive.At(in.ClusterField, fmt.Sprintf("virtual cluster %q is %s", in.Cluster, orUnknown(vc.Status))))
+		res.Found = orUnknown(vc.Status)
 		return res, nil
 	}
 

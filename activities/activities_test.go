@@ -49,12 +49,13 @@ func TestResolveTarget(t *testing.T) {
 	tests := []struct {
 		name, service, cluster string
 		message                string // "" when the target is usable
+		found                  string // what was found instead of a running one
 	}{
-		{"running service and cluster", "cde-dev", "vc-dev", ""},
-		{"unknown service", "nope", "vc-dev", "CDE Service not found"},
-		{"recently deleted service", "cde-old", "vc-old", "CDE Service was recently deleted"},
-		{"unknown virtual cluster", "cde-dev", "vc-nope", "CDE Virtual Cluster not found"},
-		{"virtual cluster being installed", "cde-stage", "vc-stage", "CDE Virtual Cluster exists but is not properly activated"},
+		{"running service and cluster", "cde-dev", "vc-dev", "", ""},
+		{"unknown service", "nope", "vc-dev", "CDE Service not found", activities.FoundAbsent},
+		{"recently deleted service", "cde-old", "vc-old", "CDE Service was recently deleted", cde.ServiceStatusDeleted},
+		{"unknown virtual cluster", "cde-dev", "vc-nope", "CDE Virtual Cluster not found", activities.FoundAbsent},
+		{"virtual cluster being installed", "cde-stage", "vc-stage", "CDE Virtual Cluster exists but is not properly activated", "AppInstalling"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +73,7 @@ func TestResolveTarget(t *testing.T) {
 			}
 			require.Len(t, res.Problems, 1)
 			assert.Contains(t, res.Problems[0].Message, tt.message)
+			assert.Equal(t, tt.found, res.Found)
 		})
 	}
 }

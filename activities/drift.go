@@ -101,37 +101,18 @@ func (a *Activities) driftTarget(ctx context.Context, c DriftComponent) (Target,
 		return res.Target, nil, nil
 	}
 	p := res.Problems[0]
-	return Target{}, &DriftDifference{Field: p.Field, Expected: driftRunning, Actual: a.targetState(ctx, c, res, p)}, nil
+	return Target{}, &DriftDifference{Field: p.Field, Expected: driftRunning, Actual: targetState(res)}, nil
 }
 
-// targetState is what was found instead of a running service or virtual cluster. lookUpTarget
-// words it as one of the reference's problems; the status of one that exists but is not running
-// is asked again (only in that case), since the problem carries it in its prose only.
-func (a *Activities) targetState(ctx context.Context, c DriftComponent, res Resolution, p descriptor.Problem) string {
+// targetState is what was found instead of a running service or virtual cluster.
+func targetState(res Resolution) string {
 	switch {
 	case res.Ambiguous:
 		return "ambiguous (several live services of that name)"
-	case isRule(p, descriptor.ServiceNotFound), isRule(p, descriptor.ClusterNotFound):
-		return driftAbsent
-	case isRule(p, descriptor.ServiceRecentlyDeleted):
-		return cde.ServiceStatusDeleted
-	case isRule(p, descriptor.ClusterRecentlyDeleted):
-		return cde.VcStatusDeleted
-	case isRule(p, descriptor.ServiceNotRunning):
-		if svc, err := a.CDP.FindService(ctx, c.Service); err == nil && svc.Status != "" {
-			return svc.Status
-		}
-	case isRule(p, descriptor.ClusterNotActive):
-		if vc, err := a.CDP.FindVc(ctx, res.Target.ServiceID, c.Cluster); err == nil && vc.Status != "" {
-			return vc.Status
-		}
+	case res.Found != "":
+		return res.Found
 	}
 	return "not running"
-}
-
-// isRule says whether p is a problem of rule r (Rule.At appends its details after ": ").
-func isRule(p descriptor.Problem, r descriptor.Rule) bool {
-	return p.Message == r.Message || strings.HasPrefix(p.Message, r.Message+": ")
 }
 
 // readDesiredForDrift reads the desired state recorded for the component's job. A note, with no

@@ -56,7 +56,14 @@ type Resolution struct {
 	// IDBrokerHosts are the datalake's idbroker hosts when ResolveInput.IDBrokerHosts asked for
 	// them (none: the lookup is off, or the datalake has none).
 	IDBrokerHosts []string `json:"idBrokerHosts,omitempty"`
+	// Found is what the check found instead of a running service or virtual cluster, the one
+	// that Problems is about: FoundAbsent, or its status as CDP answered it (deleted ones
+	// included). Empty when both run, or for another problem.
+	Found string `json:"found,omitempty"`
 }
+
+// FoundAbsent is Resolution.Found for a service or virtual cluster that does not exist.
+const FoundAbsent = "absent"
 
 // ArtifactsCheck is the outcome of checking that a job's artifacts exist on S3.
 type ArtifactsCheck struct {
