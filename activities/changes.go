@@ -63,7 +63,12 @@ func JobChanges(before, after *cde.Job) []JobFieldChange {
 	bs, as := sparkOf(before), sparkOf(after)
 	add("spark.file", text(bs.File), text(as.File))
 	add("spark.className", text(bs.ClassName), text(as.ClassName))
-	add("spark.args", listText(bs.Args), listText(as.Args))
+	if !slices.Equal(bs.Args, as.Args) {
+		// Compared as they are, shown masked: a change of a secret value alone is still one.
+		old, new := listText(MaskArgs(bs.Args)), listText(MaskArgs(as.Args))
+		out = append(out, JobFieldChange{Field: "spark.args", Old: old, New: new,
+			Masked: old != listText(bs.Args) || new != listText(as.Args)})
+	}
 	add("spark.driverCores", intText(bs.DriverCores), intText(as.DriverCores))
 	add("spark.driverMemory", text(bs.DriverMemory), text(as.DriverMemory))
 	add("spark.executorCores", intText(bs.ExecutorCores), intText(as.ExecutorCores))
@@ -154,6 +159,38 @@ func intText(n int) string {
 }
 
 func listText(ss []string) string { return "[" + strings.Join(ss, ", ") + "]" }
+
+// MaskArgs hides the values that job arguments give to secret-looking options (SecretConfKey on
+// the option's name): the value of --password=…, and the argument after --password or
+// -Dspark.token. A changed secret argument still shows as a change, (masked) on both sides.
+func MaskArgs(args []string) []string {
+	if len(args) == 0 {
+		return args
+	}
+	out := make([]string, len(args))
+	maskNext := false
+	for i, arg := range args {
+		switch {
+		case maskNext:
+			out[i], maskNext = MaskedValue, false
+			continue
+		case !strings.HasPrefix(arg, "-"):
+			out[i] = arg
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		name = strings.TrimPrefix(name, "D") // -Dkey=value, Java's system properties
+		switch {
+		case !SecretConfKey(name):
+			out[i] = arg
+		case hasValue:
+			out[i] = arg[:strings.IndexByte(arg, '=')+1] + MaskedValue
+		default:
+			out[i], maskNext = arg, true
+		}
+	}
+	return out
+}
 
 func mountsText(ms []cde.Mount) string {
 	parts := make([]string, len(ms))

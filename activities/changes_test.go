@@ -179,3 +179,31 @@ func TestJobChangesComparesEveryMemberBuildJobSets(t *testing.T) {
 		assert.Equal(t, "mounts", activities.JobChanges(&built, &after)[0].Field)
 	}
 }
+
+func TestMaskArgsHidesTheValuesOfSecretLookingOptions(t *testing.T) {
+	for _, tt := range []struct{ in, want []string }{
+		{nil, nil},
+		{[]string{"--day", "2026-12-08", "--input", "s3a://b/x/"}, []string{"--day", "2026-12-08", "--input", "s3a://b/x/"}},
+		{[]string{"--password=hunter2", "--user", "bob"}, []string{"--password=(masked)", "--user", "bob"}},
+		{[]string{"--api-key", "abc123", "--day", "1"}, []string{"--api-key", "(masked)", "--day", "1"}},
+		{[]string{"-Dfs.s3a.secret.key=AKIA", "-Dspark.app.name=x"}, []string{"-Dfs.s3a.secret.key=(masked)", "-Dspark.app.name=x"}},
+		{[]string{"--token"}, []string{"--token"}},
+		{[]string{"password", "x"}, []string{"password", "x"}}, // not an option: a positional argument
+	} {
+		assert.Equal(t, tt.want, activities.MaskArgs(tt.in), "%q", tt.in)
+	}
+	// In a change, a changed secret shows as a change with neither value.
+	before := &cde.Job{Name: "j", Spark: &cde.SparkJob{Args: []string{"--password=hunter1"}}}
+	after := &cde.Job{Name: "j", Spark: &cde.SparkJob{Args: []string{"--password=hunter2", "--day", "1"}}}
+	changes := activities.JobChanges(before, after)
+	require.Len(t, changes, 1)
+	assert.Equal(t, activities.JobFieldChange{Field: "spark.args", Old: "[--password=(masked)]", New: "[--password=(masked), --day, 1]", Masked: true}, changes[0])
+	// The secret alone changed: still a change, masked on both sides.
+	after.Spark.Args = []string{"--password=hunter2"}
+	changes = activities.JobChanges(before, after)
+	require.Len(t, changes, 1)
+	assert.Equal(t, activities.JobFieldChange{Field: "spark.args", Old: "[--password=(masked)]", New: "[--password=(masked)]", Masked: true}, changes[0])
+	raw, err := json.Marshal(changes)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "hunter")
+}
