@@ -158,6 +158,9 @@ type driftState struct {
 	// ones have no entry in present.
 	resources []string
 	present   map[string]*cde.Resource
+	// misbuilt are the present resources that are not what the job needs, by name: another type
+	// (changed by hand), or a python-env of another Python version; the values say how.
+	misbuilt map[string]DriftDifference
 	// files are the differences of files: missing, changed, hand-added.
 	files []fileDrift
 	notes []string
@@ -212,6 +215,8 @@ func (st driftState) differences() []DriftDifference {
 	for _, r := range st.resources {
 		if st.present[r] == nil {
 			out = append(out, DriftDifference{Field: "resource " + r, Expected: driftPresent, Actual: driftAbsent})
+		} else if d, ok := st.misbuilt[r]; ok {
+			out = append(out, d)
 		}
 	}
 	for _, f := range st.files {
@@ -261,11 +266,35 @@ func (a *Activities) observeDrift(ctx context.Context, jobs *cde.JobsClient, t T
 			continue
 		}
 		st.present[r] = res
+		if d, ok := misbuilt(desired.Job, r, res); ok {
+			if st.misbuilt == nil {
+				st.misbuilt = map[string]DriftDifference{}
+			}
+			st.misbuilt[r] = d
+		}
 		if st.manifestFound {
 			st.files = append(st.files, compareFiles(r, res, st.manifest)...)
 		}
 	}
 	return st, nil
+}
+
+// misbuilt says how a present resource differs from what the desired job needs of it: its type
+// (the job's python-env is a python-env, every other resource a files one), and for the
+// python-env its Python version.
+func misbuilt(job cde.Job, name string, res *cde.Resource) (DriftDifference, bool) {
+	want, version := cde.ResourceTypeFiles, ""
+	if job.Spark != nil && name == job.Spark.PythonEnvResourceName {
+		want, version = cde.ResourceTypePythonEnv, job.Spark.Conf[ConfPySpark]
+	}
+	field := "resource " + name
+	if res.Type != want {
+		return DriftDifference{Field: field, Expected: "type " + want, Actual: "type " + orUnknown(res.Type)}, true
+	}
+	if version != "" && res.PythonEnv != nil && res.PythonEnv.PythonVersion != "" && res.PythonEnv.PythonVersion != version {
+		return DriftDifference{Field: field, Expected: "python-env " + version, Actual: "python-env " + res.PythonEnv.PythonVersion}, true
+	}
+	return DriftDifference{}, false
 }
 
 // readDriftManifest reads the upload manifest from its own resource or, for jobs the first
@@ -371,11 +400,17 @@ func (a *Activities) repairDrift(ctx context.Context, jobs *cde.JobsClient, t Ta
 	}
 	recreated := map[string]bool{}
 	for _, r := range st.resources {
-		if st.present[r] != nil {
+		line := "created resource " + r
+		if d, wrong := st.misbuilt[r]; wrong {
+			// Not what the job needs (another type, another Python version): replaced.
+			if err := jobs.DeleteResource(ctx, r); err != nil && !errors.Is(err, cde.ErrNotFound) {
+				return nil, nil, classify(fmt.Sprintf("delete resource %s in virtual cluster %s", r, t.ClusterName), err)
+			}
+			line = "replaced resource " + r + " (it was " + d.Actual + ")"
+		} else if st.present[r] != nil {
 			continue
 		}
 		in := ResourceInput{Target: t, Name: r, Type: cde.ResourceTypeFiles}
-		line := "created resource " + r
 		if r == pyEnv {
 			in.Type = cde.ResourceTypePythonEnv
 			if desired.Job.Spark != nil {
@@ -408,7 +443,7 @@ func (a *Activities) repairDrift(ctx context.Context, jobs *cde.JobsClient, t Ta
 		}
 	}
 	for _, f := range st.files {
-		if f.known {
+		if f.known && !recreated[f.resource] { // a recreated resource's files are all above
 			uploads = append(uploads, f)
 		}
 	}
@@ -425,7 +460,7 @@ func (a *Activities) repairDrift(ctx context.Context, jobs *cde.JobsClient, t Ta
 		}
 	}
 	for _, f := range st.files {
-		if f.known || f.have == nil || st.present[f.resource] == nil || st.present[f.resource].Type != cde.ResourceTypeFiles {
+		if f.known || f.have == nil || recreated[f.resource] || st.present[f.resource] == nil || st.present[f.resource].Type != cde.ResourceTypeFiles {
 			continue
 		}
 		if err := jobs.DeleteResourceFile(ctx, f.resource, f.path); err != nil && !errors.Is(err, cde.ErrNotFound) {

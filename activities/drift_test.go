@@ -306,17 +306,21 @@ func TestCheckDriftWithoutADesiredStateComparesNothing(t *testing.T) {
 	})
 }
 
-func TestCheckDriftRecreatesADeletedPythonEnvironment(t *testing.T) {
-	f := newSyncFixture(t)
-	const job, requirements = "fin-drift-0-py-development", "requests==2.32.3\n"
-	mirror := "https://pypi.example.com/simple"
+// pyEnvDrift provisions a PySpark job with an environment (built from a PyPI mirror) through
+// SyncFiles and UpsertJob, as a provision does, and returns the fixture, the python-env's name,
+// the requirements, the mirror and a check of the component (repairing or not).
+func pyEnvDrift(t *testing.T) (f *syncFixture, pyEnv, requirements, mirror string, check func(repair bool) activities.DriftReport) {
+	t.Helper()
+	f = newSyncFixture(t)
+	const job = "fin-drift-0-py-development"
+	requirements, mirror = "requests==2.32.3\n", "https://pypi.example.com/simple"
 	f.put(t, "py/main.py", "print('main')")
 	f.put(t, "py/requirements.txt", requirements)
 	objs := f.objects(t, "py/main.py", "py/requirements.txt")
 	spec := descriptor.Specific{Kind: descriptor.PySparkWithEnv, CDEService: cdesim.DemoService, CDECluster: cdesim.DemoVC,
 		JobName: job, PythonFile: "s3://artifacts/py/main.py", PythonVersion: "python3", RequirementsFile: "s3://artifacts/py/requirements.txt",
 		PyMirror: &mirror}
-	pyEnv := descriptor.PyEnvResourceName(job)
+	pyEnv = descriptor.PyEnvResourceName(job)
 	sync := activities.SyncInput{Target: f.target, ManifestResource: descriptor.ManifestResourceName(job), ComponentID: driftOwner,
 		Resources: []activities.ResourceFiles{
 			{Resource: descriptor.MainResourceName(job), Type: cde.ResourceTypeFiles, Objects: objs[:1]},
@@ -327,7 +331,7 @@ func TestCheckDriftRecreatesADeletedPythonEnvironment(t *testing.T) {
 	_, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.UpsertJob, activities.JobInput{Target: f.target, Specific: spec,
 		ComponentID: driftOwner, JobField: "jobName", Manifest: &sync, PythonEnvResource: pyEnv})
 	require.NoError(t, err)
-	check := func(repair bool) activities.DriftReport {
+	check = func(repair bool) activities.DriftReport {
 		in := activities.CheckDriftInput{Repair: repair, Component: activities.DriftComponent{
 			ComponentID: driftOwner, Environment: "development", Service: cdesim.DemoService, Cluster: cdesim.DemoVC, JobName: job}}
 		val, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.CheckDrift, in)
@@ -337,14 +341,13 @@ func TestCheckDriftRecreatesADeletedPythonEnvironment(t *testing.T) {
 		return report
 	}
 	require.Empty(t, check(false).Differences)
+	return f, pyEnv, requirements, mirror, check
+}
 
-	_, err = activityEnv(t, f.acts).ExecuteActivity(f.acts.DeleteResource, activities.DeleteInput{Target: f.target, Name: pyEnv})
-	require.NoError(t, err)
-	report := check(true)
-	assert.Equal(t, []activities.DriftDifference{{Field: "resource " + pyEnv, Expected: "present", Actual: "absent"}}, report.Differences)
-	require.Len(t, report.Repaired, 2, "%v", report.Repaired)
-	assert.Equal(t, "created resource "+pyEnv+" (python-env, python3, PyPI mirror "+mirror+")", report.Repaired[0])
-	assert.Contains(t, report.Repaired[1], "uploaded file "+pyEnv+"/requirements.txt")
+// assertPyEnvRebuilt checks the python-env is what the job needs again: type, version, mirror,
+// requirements; and that a check finds nothing more.
+func assertPyEnvRebuilt(t *testing.T, f *syncFixture, pyEnv, requirements, mirror string, check func(bool) activities.DriftReport) {
+	t.Helper()
 	info, err := f.sim.Resource(f.vcID, pyEnv)
 	require.NoError(t, err)
 	assert.Equal(t, cde.ResourceTypePythonEnv, info.Type)
@@ -354,4 +357,46 @@ func TestCheckDriftRecreatesADeletedPythonEnvironment(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, requirements, string(got))
 	assert.Empty(t, check(false).Differences)
+}
+
+func TestCheckDriftRecreatesADeletedPythonEnvironment(t *testing.T) {
+	f, pyEnv, requirements, mirror, check := pyEnvDrift(t)
+
+	_, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.DeleteResource, activities.DeleteInput{Target: f.target, Name: pyEnv})
+	require.NoError(t, err)
+	report := check(true)
+	assert.Equal(t, []activities.DriftDifference{{Field: "resource " + pyEnv, Expected: "present", Actual: "absent"}}, report.Differences)
+	require.Len(t, report.Repaired, 2, "%v", report.Repaired)
+	assert.Equal(t, "created resource "+pyEnv+" (python-env, python3, PyPI mirror "+mirror+")", report.Repaired[0])
+	assert.Contains(t, report.Repaired[1], "uploaded file "+pyEnv+"/requirements.txt")
+	assertPyEnvRebuilt(t, f, pyEnv, requirements, mirror, check)
+}
+
+// A resource of the job replaced by hand with one of another type, or a python-env of another
+// Python version, is drift; a repair replaces it with what the job needs.
+func TestCheckDriftReplacesAResourceThatIsNotWhatTheJobNeeds(t *testing.T) {
+	for _, tt := range []struct {
+		name, typ, version string
+		actual             string
+	}{
+		{"another type", cde.ResourceTypeFiles, "", "type files"},
+		{"another Python version", cde.ResourceTypePythonEnv, "python2", "python-env python2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, pyEnv, requirements, mirror, check := pyEnvDrift(t)
+			_, err := activityEnv(t, f.acts).ExecuteActivity(f.acts.DeleteResource, activities.DeleteInput{Target: f.target, Name: pyEnv})
+			require.NoError(t, err)
+			require.NoError(t, f.sim.AddResource(f.vcID, pyEnv, tt.typ, tt.version))
+
+			want := "python-env python3"
+			if tt.typ != cde.ResourceTypePythonEnv {
+				want = "type python-env"
+			}
+			report := check(true)
+			assert.Contains(t, report.Differences, activities.DriftDifference{Field: "resource " + pyEnv, Expected: want, Actual: tt.actual})
+			require.NotEmpty(t, report.Repaired)
+			assert.Equal(t, "replaced resource "+pyEnv+" (it was "+tt.actual+") (python-env, python3, PyPI mirror "+mirror+")", report.Repaired[0])
+			assertPyEnvRebuilt(t, f, pyEnv, requirements, mirror, check)
+		})
+	}
 }
