@@ -9,6 +9,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -65,4 +66,30 @@ func EnsureDriftSchedule(ctx context.Context, c client.Client, taskQueue string,
 	}
 	logger.Info("drift detection scheduled", "schedule", id, "every", interval.String(), "repair", repair)
 	return nil
+}
+
+// driftRetentionWarning warns when checks are too far apart for the namespace's retention: a
+// check learns of the provisions closed since the previous one from visibility, which forgets
+// closed runs after the retention, so a provision can be missed. Nothing when the namespace
+// cannot be described (the check itself says nothing wrong about the settings).
+func driftRetentionWarning(ctx context.Context, c client.Client, namespace string, interval time.Duration) string {
+	if interval <= 0 {
+		return ""
+	}
+	ns, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if err != nil {
+		return ""
+	}
+	return retentionWarning(interval, ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration())
+}
+
+// retentionWarning is driftRetentionWarning's rule: an interval longer than half the retention
+// leaves too little room for a check that fails or a worker that is down for a while.
+func retentionWarning(interval, retention time.Duration) string {
+	if retention <= 0 || interval <= retention/2 {
+		return ""
+	}
+	return fmt.Sprintf("DRIFT_CHECK_INTERVAL=%s is more than half the namespace's history retention (%s): "+
+		"a provision whose run is forgotten before the next check is not checked for drift until it is provisioned again; "+
+		"shorten the interval", interval, retention)
 }

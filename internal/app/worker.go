@@ -288,6 +288,9 @@ func RunWorkerWith(ctx context.Context, cfg WorkerConfig, c client.Client, acts 
 	if err := EnsureDriftSchedule(ctx, c, cfg.Temporal.TaskQueue, cfg.DriftCheckInterval, cfg.DriftRepair, logger); err != nil {
 		return err
 	}
+	if w := driftRetentionWarning(ctx, c, namespace, cfg.DriftCheckInterval); w != "" {
+		logger.Warn(w)
+	}
 	var tune []func(*worker.Options)
 	if probes != nil {
 		// A worker that stops for good (e.g. its namespace is gone) fails the liveness probe, so

@@ -117,3 +117,12 @@ func TestDriftSettings(t *testing.T) {
 		assert.Contains(t, err.Error(), refused)
 	}
 }
+
+func TestDriftIntervalAgainstRetention(t *testing.T) {
+	day := 24 * time.Hour
+	assert.Empty(t, retentionWarning(time.Hour, day))
+	assert.Empty(t, retentionWarning(12*time.Hour, day), "half the retention")
+	assert.Empty(t, retentionWarning(time.Hour, 0), "retention unknown")
+	w := retentionWarning(13*time.Hour, day)
+	assert.Contains(t, w, "DRIFT_CHECK_INTERVAL=13h0m0s is more than half the namespace's history retention (24h0m0s)")
+}
