@@ -11,8 +11,6 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
 	"github.com/witboost-community/cde-spark-provisioner/artifacts"
@@ -131,21 +129,12 @@ func reverseHash(in workflows.ReverseInput) string {
 // within the synchronous wait, else 202 with a token.
 func (s *Server) reverseProvision(w http.ResponseWriter, r *http.Request) {
 	var req ReverseProvisioningRequest
-	dec := json.NewDecoder(r.Body)
-	err := dec.Decode(&req)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeJSON(w, http.StatusRequestEntityTooLarge, systemError(fmt.Sprintf("request body above %d bytes", tooBig.Limit),
-			"The request is too large.", "Send one component's catalog-info."))
-		return
-	case err != nil || dec.More():
-		msg := "The request body holds more than one JSON value"
-		if err != nil {
-			msg = "The request body is not a valid ReverseProvisioningRequest JSON: " + err.Error()
-		}
-		writeJSON(w, http.StatusBadRequest, invalidReverse(descriptor.Problems{{Field: "body", Message: msg,
-			Solution: "Send a JSON object with useCaseTemplateId, environment, params and catalogInfo."}}))
+	if !decodeBody(w, r, &req, bodyKind{
+		name:     "ReverseProvisioningRequest",
+		shape:    "Send a JSON object with useCaseTemplateId, environment, params and catalogInfo.",
+		tooLarge: "Send one component's catalog-info.",
+		invalid:  func(ps descriptor.Problems) any { return invalidReverse(ps) },
+	}) {
 		return
 	}
 	in, problems := checkReverse(req)
@@ -161,21 +150,9 @@ func (s *Server) reverseProvision(w http.ResponseWriter, r *http.Request) {
 			Solution: "Give the component a shorter id."}}))
 		return
 	}
-	opts := client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                s.cfg.TaskQueue,
-		WorkflowExecutionTimeout: s.cfg.RunTimeout,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		Memo:                     map[string]any{workflows.MemoOperation: string(workflows.OpReverse), workflows.MemoRequestHash: hash},
-		StaticSummary:            fmt.Sprintf("%s of job %s (%s)", workflows.OpReverse, in.JobName, in.ComponentID),
-	}
-	if s.cfg.SearchAttributes {
-		opts.TypedSearchAttributes = temporal.NewSearchAttributes(
-			workflows.SAComponentID.ValueSet(in.ComponentID),
-			workflows.SAEnvironment.ValueSet(in.Environment),
-			workflows.SAOperation.ValueSet(string(workflows.OpReverse)),
-		)
-	}
+	opts := s.runOptions(id, workflows.OpReverse, hash, fmt.Sprintf("%s of job %s (%s)", workflows.OpReverse, in.JobName, in.ComponentID),
+		runOf{componentID: in.ComponentID, environment: in.Environment})
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 	run, err := s.temporal.ExecuteWorkflow(r.Context(), opts, workflows.ReverseProvisionName, in)
 	if err != nil {
 		s.temporalError(w, r, "starting the reverse provisioning failed", err)

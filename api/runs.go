@@ -29,20 +29,31 @@ func (e *conflictError) Error() string {
 }
 
 func (s *Server) startOptions(id string, op workflows.Operation, d *descriptor.Descriptor, hash string) client.StartWorkflowOptions {
+	return s.runOptions(id, op, hash, fmt.Sprintf("%s %s (%s)", op, d.Component.Specific.JobName, d.ComponentID),
+		runOf{componentID: d.ComponentID, dataProductID: d.DataProduct.ID, environment: d.DataProduct.Environment})
+}
+
+// runOf is what the search attributes of a run say it is about.
+type runOf struct{ componentID, dataProductID, environment string }
+
+// runOptions are the start options every run gets: its id and bound, the memo that tells an
+// identical request from another one, a summary for the Temporal UI, and the search attributes
+// (those it knows) that list it there by component, data product and environment.
+func (s *Server) runOptions(id string, op workflows.Operation, hash, summary string, of runOf) client.StartWorkflowOptions {
 	opts := client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowExecutionTimeout: s.runTimeout(op),
 		Memo:                     map[string]any{workflows.MemoOperation: string(op), workflows.MemoRequestHash: hash},
-		StaticSummary:            fmt.Sprintf("%s %s (%s)", op, d.Component.Specific.JobName, d.ComponentID),
+		StaticSummary:            summary,
 	}
 	if s.cfg.SearchAttributes {
-		opts.TypedSearchAttributes = temporal.NewSearchAttributes(
-			workflows.SAComponentID.ValueSet(d.ComponentID),
-			workflows.SADataProductID.ValueSet(d.DataProduct.ID),
-			workflows.SAEnvironment.ValueSet(d.DataProduct.Environment),
-			workflows.SAOperation.ValueSet(string(op)),
-		)
+		attrs := []temporal.SearchAttributeUpdate{workflows.SAComponentID.ValueSet(of.componentID)}
+		if of.dataProductID != "" {
+			attrs = append(attrs, workflows.SADataProductID.ValueSet(of.dataProductID))
+		}
+		attrs = append(attrs, workflows.SAEnvironment.ValueSet(of.environment), workflows.SAOperation.ValueSet(string(op)))
+		opts.TypedSearchAttributes = temporal.NewSearchAttributes(attrs...)
 	}
 	return opts
 }

@@ -231,28 +231,43 @@ func (s *Server) notImplemented(endpoint, why string) http.HandlerFunc {
 // false when the body is not one.
 func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request) (descriptor.Request, bool) {
 	var req descriptor.Request
+	ok := decodeBody(w, r, &req, bodyKind{
+		name:     "ProvisioningRequest",
+		shape:    "Send a JSON object with descriptorKind, descriptor (the YAML as a string) and removeData.",
+		tooLarge: fmt.Sprintf("Send one data product's descriptor (at most %d bytes of YAML).", descriptor.MaxDescriptorBytes),
+		invalid:  func(ps descriptor.Problems) any { return invalidRequest(ps) },
+	})
+	return req, ok
+}
+
+// bodyKind is what decodeBody says of a kind of request body that is not one.
+type bodyKind struct {
+	name, shape, tooLarge string
+	// invalid is the 400 body of its problems.
+	invalid func(descriptor.Problems) any
+}
+
+// decodeBody reads exactly one JSON value of the kind into v. It answers itself (400 for what is
+// not one, 413 above the body limit) and returns false when the body is not one.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, kind bodyKind) bool {
 	dec := json.NewDecoder(r.Body)
-	err := dec.Decode(&req)
+	err := dec.Decode(v)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		writeJSON(w, http.StatusRequestEntityTooLarge, systemError(
-			fmt.Sprintf("request body above %d bytes", tooBig.Limit),
-			"The request is too large.",
-			fmt.Sprintf("Send one data product's descriptor (at most %d bytes of YAML).", descriptor.MaxDescriptorBytes)))
-		return req, false
+			fmt.Sprintf("request body above %d bytes", tooBig.Limit), "The request is too large.", kind.tooLarge))
+		return false
 	case err != nil:
-		ps := descriptor.Problems{{Field: "body", Message: "The request body is not a valid ProvisioningRequest JSON: " + err.Error(),
-			Solution: "Send a JSON object with descriptorKind, descriptor (the YAML as a string) and removeData."}}
-		writeJSON(w, http.StatusBadRequest, invalidRequest(ps))
-		return req, false
+		writeJSON(w, http.StatusBadRequest, kind.invalid(descriptor.Problems{{Field: "body",
+			Message: "The request body is not a valid " + kind.name + " JSON: " + err.Error(), Solution: kind.shape}}))
+		return false
 	case dec.More():
-		ps := descriptor.Problems{{Field: "body", Message: "The request body holds more than one JSON value",
-			Solution: "Send exactly one JSON object."}}
-		writeJSON(w, http.StatusBadRequest, invalidRequest(ps))
-		return req, false
+		writeJSON(w, http.StatusBadRequest, kind.invalid(descriptor.Problems{{Field: "body",
+			Message: "The request body holds more than one JSON value", Solution: "Send exactly one JSON object."}}))
+		return false
 	}
-	return req, true
+	return true
 }
 
 // decode runs f, the decoding of a request's descriptor, in one of the DecodeConcurrency slots.
